@@ -1,0 +1,38 @@
+# One entry point for developers and CI. Every target installs what it needs first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+
+.PHONY: install demo test test-fast lint schemas synth deploy bench clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/inventory --home $${INVENTORY_HOME:-.inventory-demo} demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+
+test: lint
+	$(BIN)/pytest
+
+# The fast set: everything not marked slow.
+test-fast: lint
+	$(BIN)/pytest -m 'not slow'
+
+schemas: $(STAMP)
+	$(PY) -m events.schemas_gen
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache cdk.out

@@ -1,0 +1,193 @@
+"""The durable local bus: an outbox and archive in the home's SQLite database.
+
+`publish` stores the event and one pending delivery per matching rule, inside the caller's
+transaction when there is one, so an event exists exactly when the state change that caused it does.
+`local.delivery` then hands pending deliveries to their targets with retries, backoff and a dead state.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+
+from adapters.local.database import Database, iso, parse_iso
+from events import Envelope
+from events.matching import matches
+from events.rules import CUSTOM_BUS, RULES, Rule
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: int
+    event: Envelope
+    rule: str
+    target: str
+    attempts: int
+    last_error: str
+
+
+class LocalBus:
+    def __init__(self, db: Database, rules: Iterable[Rule] = RULES) -> None:
+        self.db = db
+        self.rules = tuple(rules)
+
+    def publish(self, events: Iterable[Envelope], bus: str = CUSTOM_BUS) -> None:
+        with self.db.transaction() as conn:
+            for event in events:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO events (id, bus, time, source, detail_type, detail) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (
+                        event.id,
+                        bus,
+                        iso(event.time),
+                        event.source,
+                        event.detail_type,
+                        json.dumps(event.detail),
+                    ),
+                )
+                if cur.rowcount == 0:
+                    continue  # the same event published again: its deliveries already exist
+                self._enqueue(cur.lastrowid or 0, event, bus, replay_name=None)
+
+    def _enqueue(self, seq: int, event: Envelope, bus: str, replay_name: str | None) -> int:
+        shape = event.to_eventbridge()
+        count = 0
+        for rule in self.rules:
+            if rule.bus == bus and matches(rule.pattern, shape):
+                self.db.conn.execute(
+                    "INSERT INTO deliveries (event_seq, rule, target, status, next_at, replay_name) "
+                    "VALUES (?, ?, ?, 'pending', ?, ?)",
+                    (seq, rule.name, rule.target, time.time(), replay_name),
+                )
+                count += 1
+        return count
+
+    # ------------------------------------------------------------------ delivery side
+
+    def due(self, limit: int = 500) -> list[Delivery]:
+        """Pending deliveries that are due, for the target of the oldest one, in publish order."""
+        conn = self.db.conn
+        now = time.time()
+        first = conn.execute(
+            "SELECT target FROM deliveries WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT 1",
+            (now,),
+        ).fetchone()
+        if first is None:
+            return []
+        rows = conn.execute(
+            f"SELECT d.id, d.rule, d.target, d.attempts, d.last_error, d.replay_name, {_EVENT_COLUMNS} "
+            "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
+            "WHERE d.status = 'pending' AND d.next_at <= ? AND d.target = ? ORDER BY d.id LIMIT ?",
+            (now, first[0], limit),
+        ).fetchall()
+        return [
+            Delivery(row[0], _envelope(row[6:], replay_name=row[5]), row[1], row[2], row[3], row[4])
+            for row in rows
+        ]
+
+    def next_due_in(self) -> float | None:
+        row = self.db.conn.execute("SELECT MIN(next_at) FROM deliveries WHERE status = 'pending'").fetchone()
+        if row is None or row[0] is None:
+            return None
+        return max(0.0, row[0] - time.time())
+
+    def mark_done(self, delivery_ids: Iterable[int]) -> None:
+        with self.db.transaction() as conn:
+            conn.executemany(
+                "UPDATE deliveries SET status = 'done' WHERE id = ?", ((i,) for i in delivery_ids)
+            )
+
+    def mark_failed(self, delivery: Delivery, error: str, max_attempts: int, base_delay: float) -> bool:
+        """Schedule a retry with exponential backoff; returns True when the delivery is now dead."""
+        attempts = delivery.attempts + 1
+        dead = attempts >= max_attempts
+        delay = min(base_delay * (2 ** (attempts - 1)), 300.0)
+        with self.db.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET attempts = ?, status = ?, next_at = ?, last_error = ? WHERE id = ?",
+                (attempts, "dead" if dead else "pending", time.time() + delay, error[:2000], delivery.id),
+            )
+        return dead
+
+    def dead(self) -> list[Delivery]:
+        rows = self.db.conn.execute(
+            f"SELECT d.id, d.rule, d.target, d.attempts, d.last_error, d.replay_name, {_EVENT_COLUMNS} "
+            "FROM deliveries d JOIN events e ON e.seq = d.event_seq WHERE d.status = 'dead' ORDER BY d.id"
+        ).fetchall()
+        return [Delivery(r[0], _envelope(r[6:], replay_name=r[5]), r[1], r[2], r[3], r[4]) for r in rows]
+
+    def redrive(self) -> int:
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE deliveries SET status = 'pending', attempts = 0, next_at = ? WHERE status = 'dead'",
+                (time.time(),),
+            )
+            return cur.rowcount
+
+    def pending_count(self) -> int:
+        (count,) = self.db.conn.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'").fetchone()
+        return int(count)
+
+    # ------------------------------------------------------------------ archive
+
+    def archived(
+        self,
+        detail_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        bus: str | None = CUSTOM_BUS,
+    ) -> list[Envelope]:
+        sql = f"SELECT {_EVENT_COLUMNS} FROM events e WHERE 1 = 1"
+        params: list[object] = []
+        if bus is not None:
+            sql += " AND e.bus = ?"
+            params.append(bus)
+        if detail_type:
+            sql += " AND e.detail_type = ?"
+            params.append(detail_type)
+        if since:
+            sql += " AND e.time >= ?"
+            params.append(iso(since))
+        if until:
+            sql += " AND e.time < ?"
+            params.append(iso(until))
+        sql += " ORDER BY e.seq"
+        return [_envelope(row) for row in self.db.conn.execute(sql, params)]
+
+    def replay(
+        self, replay_name: str, since: datetime, until: datetime | None = None, detail_type: str | None = None
+    ) -> int:
+        """Deliver archived events again to the rules they match now, marked with the replay's name."""
+        count = 0
+        with self.db.transaction() as conn:
+            sql = "SELECT seq, bus FROM events WHERE bus = ? AND time >= ?"
+            params: list[object] = [CUSTOM_BUS, iso(since)]
+            if until:
+                sql += " AND time < ?"
+                params.append(iso(until))
+            if detail_type:
+                sql += " AND detail_type = ?"
+                params.append(detail_type)
+            for seq, bus in conn.execute(sql + " ORDER BY seq", params).fetchall():
+                row = conn.execute(f"SELECT {_EVENT_COLUMNS} FROM events e WHERE seq = ?", (seq,)).fetchone()
+                count += self._enqueue(seq, _envelope(row), bus, replay_name=replay_name)
+        return count
+
+
+_EVENT_COLUMNS = "e.id, e.time, e.source, e.detail_type, e.detail"
+
+
+def _envelope(row: tuple, replay_name: str | None = None) -> Envelope:  # type: ignore[type-arg]
+    event_id, time_text, source, detail_type, detail = row
+    return Envelope(
+        id=event_id,
+        time=parse_iso(time_text),
+        source=source,
+        detail_type=detail_type,
+        detail=json.loads(detail),
+        replay_name=replay_name,
+    )

@@ -1,0 +1,136 @@
+"""One SQLite database (WAL) per home: state, ledger, outbox and archive share it, so a state change
+and the events it causes commit together."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+
+CREATE TABLE IF NOT EXISTS stock (
+    warehouse TEXT NOT NULL,
+    item_id TEXT NOT NULL,
+    item_name TEXT NOT NULL,
+    name_time TEXT NOT NULL,
+    level INTEGER NOT NULL,
+    below INTEGER NOT NULL DEFAULT 0,  -- alert state: 1 once an alert fired, until the pair recovers
+    PRIMARY KEY (warehouse, item_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS stock_by_level ON stock (warehouse, level);
+CREATE INDEX IF NOT EXISTS stock_by_item ON stock (item_id);
+CREATE INDEX IF NOT EXISTS stock_below ON stock (below, warehouse, item_id) WHERE below = 1;
+
+CREATE TABLE IF NOT EXISTS thresholds (
+    item_id TEXT PRIMARY KEY,
+    threshold INTEGER NOT NULL,
+    file_key TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS files (
+    key TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    etag TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    arrived_at TEXT NOT NULL,
+    sequence INTEGER NOT NULL UNIQUE,
+    status TEXT NOT NULL,
+    good_rows INTEGER NOT NULL DEFAULT 0,
+    bad_rows INTEGER NOT NULL DEFAULT 0,
+    applied_total INTEGER NOT NULL DEFAULT 0,
+    reason TEXT NOT NULL DEFAULT ''
+);
+
+CREATE TABLE IF NOT EXISTS bad_rows (
+    file_key TEXT NOT NULL,
+    line INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    raw TEXT NOT NULL,
+    PRIMARY KEY (file_key, line)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS consumed (
+    consumer TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    PRIMARY KEY (consumer, event_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    bus TEXT NOT NULL,
+    time TEXT NOT NULL,
+    source TEXT NOT NULL,
+    detail_type TEXT NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (time);
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    event_seq INTEGER NOT NULL REFERENCES events (seq),
+    rule TEXT NOT NULL,
+    target TEXT NOT NULL,
+    status TEXT NOT NULL,  -- pending | done | dead
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_at REAL NOT NULL,
+    last_error TEXT NOT NULL DEFAULT '',
+    replay_name TEXT
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, next_at) WHERE status = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (status) WHERE status = 'dead';
+"""
+
+
+def iso(ts: datetime) -> str:
+    """Fixed-width UTC text, so timestamps sort and compare as strings."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text)
+
+
+class Database:
+    """A connection with re-entrant transactions: only the outermost block commits."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.execute("PRAGMA foreign_keys=ON")
+        self.conn.execute("PRAGMA temp_store=MEMORY")
+        self.conn.executescript(SCHEMA)
+        self._depth = 0
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._depth == 0:
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self.conn
+            except BaseException:
+                self._depth -= 1
+                if self._depth == 0:
+                    self.conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if self._depth == 0:
+                self.conn.execute("COMMIT")
+
+    @property
+    def in_transaction(self) -> bool:
+        return self._depth > 0
+
+    def close(self) -> None:
+        self.conn.close()

@@ -1,0 +1,72 @@
+"""Mail locally: to an SMTP server when INVENTORY_SMTP_URL is set, otherwise .eml files in an outbox."""
+
+from __future__ import annotations
+
+import hashlib
+import smtplib
+import ssl
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from adapters.mime import to_mime
+from adapters.ports import Mail
+
+
+class OutboxMailer:
+    """Writes standard .eml files; the file name comes from the Message-ID, so a re-send is idempotent."""
+
+    def __init__(self, outbox: Path) -> None:
+        self.outbox = outbox
+
+    def send(self, mail: Mail) -> str:
+        self.outbox.mkdir(parents=True, exist_ok=True)
+        name = hashlib.sha256(mail.message_id.encode()).hexdigest()[:24] + ".eml"
+        path = self.outbox / name
+        if not path.exists():
+            tmp = path.with_suffix(".tmp")
+            tmp.write_bytes(bytes(to_mime(mail)))
+            tmp.replace(path)
+        return str(path)
+
+
+class SmtpMailer:
+    """smtp://user:pass@host:port (STARTTLS when offered, or ?starttls=require), smtps:// for implicit TLS."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        parsed = urlparse(url)
+        if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
+            raise ValueError(
+                "INVENTORY_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
+            )
+        self.scheme = parsed.scheme
+        self.host = parsed.hostname
+        self.port = parsed.port or (465 if parsed.scheme == "smtps" else 25)
+        self.user = unquote(parsed.username) if parsed.username else None
+        self.password = unquote(parsed.password) if parsed.password else None
+        self.require_tls = "starttls=require" in parsed.query
+        self.verify = "verify=false" not in parsed.query
+        self.timeout = timeout
+
+    def _context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if not self.verify:
+            context.check_hostname = False
+            context.verify_mode = ssl.CERT_NONE
+        return context
+
+    def send(self, mail: Mail) -> str:
+        message = to_mime(mail)
+        client: smtplib.SMTP
+        if self.scheme == "smtps":
+            client = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._context())
+        else:
+            client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+        with client:
+            client.ehlo()
+            if self.scheme == "smtp" and (client.has_extn("starttls") or self.require_tls):
+                client.starttls(context=self._context())
+                client.ehlo()
+            if self.user:
+                client.login(self.user, self.password or "")
+            client.send_message(message)
+        return f"{self.host}:{self.port}"

@@ -1,0 +1,262 @@
+"""The stock table on SQLite: levels, thresholds, the file ledger and consumer markers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from datetime import datetime
+
+from adapters.local.database import Database, iso, parse_iso
+from adapters.ports import (
+    AlertState,
+    Arrival,
+    BadRowRecord,
+    FileRecord,
+    FileStats,
+    ItemTotal,
+    PairDelta,
+    PairOutcome,
+    StockRow,
+)
+
+_ROW_SELECT = """
+SELECT s.warehouse, s.item_id, s.item_name, s.level, COALESCE(t.threshold, :default)
+FROM stock s LEFT JOIN thresholds t ON t.item_id = s.item_id
+"""
+
+
+class SqliteStockTable:
+    def __init__(self, db: Database, default_threshold: int = 10) -> None:
+        self.db = db
+        self.default_threshold = default_threshold
+        self._sync_default_threshold()
+
+    def _sync_default_threshold(self) -> None:
+        """Alert states depend on the default; when it changes between runs, re-derive them once."""
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'default_threshold'").fetchone()
+            if row is not None and int(row[0]) == self.default_threshold:
+                return
+            if row is not None:
+                conn.execute(
+                    "UPDATE stock SET below = (level < :d) WHERE item_id NOT IN (SELECT item_id FROM thresholds)",
+                    {"d": self.default_threshold},
+                )
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('default_threshold', ?)",
+                (str(self.default_threshold),),
+            )
+
+    def transaction(self) -> AbstractContextManager[None]:
+        @contextmanager
+        def block() -> Iterator[None]:
+            with self.db.transaction():
+                yield
+
+        return block()
+
+    def first_delivery(self, consumer: str, event_id: str) -> bool:
+        with self.db.transaction() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO consumed (consumer, event_id) VALUES (?, ?)", (consumer, event_id)
+            )
+            return cur.rowcount == 1
+
+    # ------------------------------------------------------------------ ledger
+
+    def record_arrival(self, key: str, kind: str, etag: str, size: int, arrived_at: datetime) -> Arrival:
+        with self.db.transaction() as conn:
+            row = conn.execute(
+                "SELECT etag, sequence, arrived_at, kind FROM files WHERE key = ?", (key,)
+            ).fetchone()
+            if row is not None:
+                status = "duplicate" if row[0] == etag else "conflict"
+                return Arrival(status, key, row[0], row[1], parse_iso(row[2]), row[3])
+            (sequence,) = conn.execute("SELECT COALESCE(MAX(sequence), 0) + 1 FROM files").fetchone()
+            conn.execute(
+                "INSERT INTO files (key, kind, etag, size, arrived_at, sequence, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'arrived')",
+                (key, kind, etag, size, iso(arrived_at), sequence),
+            )
+            return Arrival("new", key, etag, sequence, arrived_at, kind)
+
+    def file(self, key: str) -> FileRecord | None:
+        row = self.db.conn.execute(f"SELECT {_FILE_COLUMNS} FROM files WHERE key = ?", (key,)).fetchone()
+        return _file_record(row) if row else None
+
+    def files_since(self, sequence: int) -> Iterator[FileRecord]:
+        cur = self.db.conn.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE sequence > ? ORDER BY sequence", (sequence,)
+        )
+        for row in cur:
+            yield _file_record(row)
+
+    def mark_rejected(self, key: str, reason: str) -> None:
+        with self.db.transaction() as conn:
+            conn.execute("UPDATE files SET status = 'rejected', reason = ? WHERE key = ?", (reason, key))
+
+    def bad_rows(self, key: str) -> list[BadRowRecord]:
+        cur = self.db.conn.execute(
+            "SELECT file_key, line, reason, raw FROM bad_rows WHERE file_key = ? ORDER BY line", (key,)
+        )
+        return [BadRowRecord(*row) for row in cur]
+
+    # ------------------------------------------------------------------ stock
+
+    def apply_file(
+        self, key: str, deltas: Sequence[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
+    ) -> list[PairOutcome] | None:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT status FROM files WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[0] == "applied":
+                return None
+            conn.execute(
+                "CREATE TEMP TABLE IF NOT EXISTS delta (warehouse TEXT, item_id TEXT, item_name TEXT, "
+                "name_time TEXT, change INTEGER, PRIMARY KEY (warehouse, item_id)) WITHOUT ROWID"
+            )
+            conn.execute("DELETE FROM delta")
+            conn.executemany(
+                "INSERT INTO delta VALUES (?, ?, ?, ?, ?)",
+                ((d.warehouse, d.item_id, d.item_name, iso(d.name_time), d.change) for d in deltas),
+            )
+            params = {"default": self.default_threshold}
+            # Read the state before the change once, set-based, then apply the whole file in one upsert.
+            cur = conn.execute(
+                """
+                SELECT d.warehouse, d.item_id,
+                       CASE WHEN s.name_time IS NULL OR d.name_time >= s.name_time
+                            THEN d.item_name ELSE s.item_name END,
+                       d.change, COALESCE(s.level, 0) + d.change,
+                       COALESCE(t.threshold, :default), COALESCE(s.below, 0)
+                FROM delta d
+                LEFT JOIN stock s ON s.warehouse = d.warehouse AND s.item_id = d.item_id
+                LEFT JOIN thresholds t ON t.item_id = d.item_id
+                ORDER BY d.warehouse, d.item_id
+                """,
+                params,
+            )
+            outcomes = [PairOutcome(w, i, n, c, lv, th, bool(b)) for (w, i, n, c, lv, th, b) in cur]
+            conn.execute(
+                """
+                INSERT INTO stock (warehouse, item_id, item_name, name_time, level, below)
+                SELECT d.warehouse, d.item_id, d.item_name, d.name_time, d.change,
+                       d.change < COALESCE(t.threshold, :default)
+                FROM delta d LEFT JOIN thresholds t ON t.item_id = d.item_id WHERE true
+                ON CONFLICT (warehouse, item_id) DO UPDATE SET
+                    level = stock.level + excluded.level,
+                    below = (stock.level + excluded.level) < COALESCE(
+                        (SELECT threshold FROM thresholds WHERE item_id = excluded.item_id), :default),
+                    item_name = CASE WHEN excluded.name_time >= stock.name_time
+                                     THEN excluded.item_name ELSE stock.item_name END,
+                    name_time = MAX(stock.name_time, excluded.name_time)
+                """,
+                params,
+            )
+            conn.execute("DELETE FROM delta")
+            conn.executemany(
+                "INSERT OR REPLACE INTO bad_rows (file_key, line, reason, raw) VALUES (?, ?, ?, ?)",
+                ((key, b.line, b.reason, b.raw) for b in bad_rows),
+            )
+            conn.execute(
+                "UPDATE files SET status = 'applied', good_rows = ?, bad_rows = ?, applied_total = ? WHERE key = ?",
+                (stats.good_rows, stats.bad_rows, stats.applied_total, key),
+            )
+            return outcomes
+
+    def set_thresholds(self, key: str, thresholds: dict[str, int]) -> list[tuple[str, int, int]] | None:
+        with self.db.transaction() as conn:
+            row = conn.execute("SELECT status FROM files WHERE key = ?", (key,)).fetchone()
+            if row is not None and row[0] == "applied":
+                return None
+            changes: list[tuple[str, int, int]] = []
+            for item_id, new in thresholds.items():
+                old_row = conn.execute(
+                    "SELECT threshold FROM thresholds WHERE item_id = ?", (item_id,)
+                ).fetchone()
+                old = old_row[0] if old_row else self.default_threshold
+                conn.execute(
+                    "INSERT OR REPLACE INTO thresholds (item_id, threshold, file_key) VALUES (?, ?, ?)",
+                    (item_id, new, key),
+                )
+                if old != new:
+                    changes.append((item_id, old, new))
+            conn.execute(
+                "UPDATE files SET status = 'applied', good_rows = ? WHERE key = ?", (len(thresholds), key)
+            )
+            return changes
+
+    def threshold(self, item_id: str) -> int:
+        row = self.db.conn.execute(
+            "SELECT threshold FROM thresholds WHERE item_id = ?", (item_id,)
+        ).fetchone()
+        return int(row[0]) if row else self.default_threshold
+
+    def recheck_item(self, item_id: str) -> list[AlertState]:
+        with self.db.transaction() as conn:
+            threshold = self.threshold(item_id)
+            rows = conn.execute(
+                "SELECT warehouse, item_id, item_name, level, below FROM stock WHERE item_id = ? ORDER BY warehouse",
+                (item_id,),
+            ).fetchall()
+            conn.execute("UPDATE stock SET below = (level < ?) WHERE item_id = ?", (threshold, item_id))
+            return [AlertState(w, i, n, lv, bool(b)) for (w, i, n, lv, b) in rows]
+
+    # ------------------------------------------------------------------ reports
+
+    def warehouse_items(
+        self,
+        warehouse: str,
+        min_level: int | None = None,
+        after_item: str | None = None,
+        limit: int | None = None,
+    ) -> list[StockRow]:
+        sql = _ROW_SELECT + " WHERE s.warehouse = :warehouse"
+        params: dict[str, object] = {"default": self.default_threshold, "warehouse": warehouse}
+        if min_level is not None:
+            sql += " AND s.level > :min_level"
+            params["min_level"] = min_level
+        if after_item is not None:
+            sql += " AND s.item_id > :after"
+            params["after"] = after_item
+        sql += " ORDER BY s.item_id"
+        if limit is not None:
+            sql += " LIMIT :limit"
+            params["limit"] = limit
+        return [StockRow(*row) for row in self.db.conn.execute(sql, params)]
+
+    def warehouse_exists(self, warehouse: str) -> bool:
+        row = self.db.conn.execute("SELECT 1 FROM stock WHERE warehouse = ? LIMIT 1", (warehouse,)).fetchone()
+        return row is not None
+
+    def warehouses(self) -> list[str]:
+        # A skip-scan over the primary key: one seek per warehouse, not a scan of every pair.
+        out: list[str] = []
+        row = self.db.conn.execute("SELECT MIN(warehouse) FROM stock").fetchone()
+        while row is not None and row[0] is not None:
+            out.append(row[0])
+            row = self.db.conn.execute(
+                "SELECT MIN(warehouse) FROM stock WHERE warehouse > ?", (row[0],)
+            ).fetchone()
+        return out
+
+    def item_total(self, item_id: str) -> ItemTotal | None:
+        rows = self.db.conn.execute(
+            "SELECT warehouse, level, item_name, name_time FROM stock WHERE item_id = ? ORDER BY warehouse",
+            (item_id,),
+        ).fetchall()
+        if not rows:
+            return None
+        newest_name = max(rows, key=lambda r: r[3])[2]
+        return ItemTotal(item_id, newest_name, sum(r[1] for r in rows), [(r[0], r[1]) for r in rows])
+
+    def restock_list(self) -> list[StockRow]:
+        sql = _ROW_SELECT + " WHERE s.below = 1 ORDER BY s.warehouse, s.item_id"
+        return [StockRow(*row) for row in self.db.conn.execute(sql, {"default": self.default_threshold})]
+
+
+_FILE_COLUMNS = "key, kind, etag, sequence, arrived_at, status, good_rows, bad_rows, applied_total, reason"
+
+
+def _file_record(row: tuple) -> FileRecord:  # type: ignore[type-arg]
+    key, kind, etag, sequence, arrived_at, status, good, bad, total, reason = row
+    return FileRecord(key, kind, etag, sequence, parse_iso(arrived_at), status, good, bad, total, reason)

@@ -1,0 +1,257 @@
+"""The small interfaces services talk to. Each has exactly two adapters: `adapters.local` and `adapters.aws`.
+
+Services import this module, never an adapter; `local.wiring` (and the Lambda handlers' wiring) choose
+the adapters. The contract tests in `tests/contract` run one suite against both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
+
+from adapters.settings import Settings
+from events import Envelope
+
+# ---------------------------------------------------------------- object store (S3 / a folder)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectInfo:
+    key: str
+    size: int
+    etag: str  # content identity: S3 ETag, or SHA-256 hex locally
+    modified: datetime
+
+
+class ObjectStore(Protocol):
+    bucket: str
+
+    def put(self, key: str, data: bytes) -> ObjectInfo: ...
+
+    def head(self, key: str) -> ObjectInfo | None: ...
+
+    def read(self, key: str) -> bytes: ...
+
+    def stream(self, key: str) -> Iterator[bytes]:
+        """The object's content in chunks, so large files are never held in memory whole."""
+        ...
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
+
+
+class NoSuchObject(KeyError):
+    pass
+
+
+# ---------------------------------------------------------------- stock table (DynamoDB / SQLite)
+
+
+@dataclass(frozen=True, slots=True)
+class PairDelta:
+    """What one file does to one (warehouse, item) pair: the summed change and the newest name seen."""
+
+    warehouse: str
+    item_id: str
+    item_name: str
+    name_time: datetime
+    change: int
+
+
+@dataclass(frozen=True, slots=True)
+class PairOutcome:
+    warehouse: str
+    item_id: str
+    item_name: str
+    change: int
+    level: int  # after the file
+    threshold: int
+    was_below: bool  # the pair's alert state before the file (a new pair counts as not below)
+
+    @property
+    def is_below(self) -> bool:
+        return self.level < self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class StockRow:
+    warehouse: str
+    item_id: str
+    item_name: str
+    level: int
+    threshold: int
+
+    @property
+    def below(self) -> bool:
+        return self.level < self.threshold
+
+
+@dataclass(frozen=True, slots=True)
+class ItemTotal:
+    item_id: str
+    item_name: str
+    total: int
+    warehouses: list[tuple[str, int]]
+
+
+ArrivalStatus = Literal["new", "duplicate", "conflict"]
+
+
+@dataclass(frozen=True, slots=True)
+class Arrival:
+    status: ArrivalStatus
+    key: str
+    etag: str
+    sequence: int  # of the first arrival of this key
+    arrived_at: datetime
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    key: str
+    kind: str
+    etag: str
+    sequence: int
+    arrived_at: datetime
+    status: str  # arrived | applied | rejected
+    good_rows: int = 0
+    bad_rows: int = 0
+    applied_total: int = 0
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BadRowRecord:
+    file_key: str
+    line: int
+    reason: str
+    raw: str
+
+
+@dataclass
+class FileStats:
+    good_rows: int = 0
+    bad_rows: int = 0
+    applied_total: int = 0
+    extra: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertState:
+    warehouse: str
+    item_id: str
+    item_name: str
+    level: int
+    was_below: bool
+
+
+class StockTable(Protocol):
+    """State of the system: stock levels, thresholds, the file ledger and consumer markers.
+
+    Writes made inside `transaction()` take effect together with the events published on the bus in
+    the same transaction (locally one SQLite transaction; on AWS the events are published and the
+    idempotency markers written when the block ends without error).
+    """
+
+    default_threshold: int
+
+    def transaction(self) -> AbstractContextManager[None]: ...
+
+    # -- consumer idempotency: True the first time (consumer, event id) is seen inside a transaction
+    def first_delivery(self, consumer: str, event_id: str) -> bool: ...
+
+    # -- file ledger and arrival order
+    def record_arrival(self, key: str, kind: str, etag: str, size: int, arrived_at: datetime) -> Arrival: ...
+
+    def file(self, key: str) -> FileRecord | None: ...
+
+    def files_since(self, sequence: int) -> Iterator[FileRecord]:
+        """Files in arrival order (sequence) whose sequence is greater than the one given."""
+        ...
+
+    def mark_rejected(self, key: str, reason: str) -> None: ...
+
+    # -- stock
+    def apply_file(
+        self, key: str, deltas: Sequence[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
+    ) -> list[PairOutcome] | None:
+        """Apply one file's changes exactly once; None when the file was already applied."""
+        ...
+
+    def set_thresholds(self, key: str, thresholds: dict[str, int]) -> list[tuple[str, int, int]] | None:
+        """Record a thresholds file's values once; returns (item, old, new) for items whose value changed,
+        or None when this file was already applied."""
+        ...
+
+    def threshold(self, item_id: str) -> int: ...
+
+    def recheck_item(self, item_id: str) -> list[AlertState]:
+        """Re-evaluate every pair of an item against its current threshold, store the new alert state,
+        and return each pair with its state before (was_below) and its current level."""
+        ...
+
+    # -- reports
+    def warehouse_items(
+        self,
+        warehouse: str,
+        min_level: int | None = None,
+        after_item: str | None = None,
+        limit: int | None = None,
+    ) -> list[StockRow]: ...
+
+    def warehouse_exists(self, warehouse: str) -> bool: ...
+
+    def warehouses(self) -> list[str]: ...
+
+    def item_total(self, item_id: str) -> ItemTotal | None: ...
+
+    def restock_list(self) -> list[StockRow]: ...
+
+    def bad_rows(self, key: str) -> list[BadRowRecord]: ...
+
+
+# ---------------------------------------------------------------- bus (EventBridge / SQLite outbox)
+
+
+class EventBus(Protocol):
+    def publish(self, events: Iterable[Envelope]) -> None:
+        """Publish on the custom bus. Inside a StockTable transaction, delivery waits for the commit."""
+        ...
+
+
+# ---------------------------------------------------------------- mailer (SES / SMTP or .eml outbox)
+
+
+@dataclass(frozen=True, slots=True)
+class Mail:
+    message_id: str  # deterministic, so a re-sent digest is recognisably the same mail
+    subject: str
+    text: str
+    html: str
+    to: tuple[str, ...]
+    sender: str
+
+
+class Mailer(Protocol):
+    def send(self, mail: Mail) -> str:
+        """Send one mail; returns where it went (an SES message id, an SMTP host, a file path)."""
+        ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass
+class Ports:
+    """Everything a service may touch, chosen by one runtime's wiring."""
+
+    objects: ObjectStore
+    table: StockTable
+    bus: EventBus
+    mailer: Mailer
+    clock: Clock
+    settings: Settings

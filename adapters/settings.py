@@ -1,0 +1,51 @@
+"""Settings read once from the environment into a validated model (never at import of a library module)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationError
+
+
+class SettingsError(ValueError):
+    pass
+
+
+class Settings(BaseModel):
+    home: Path = Path(".inventory")
+    default_threshold: int = Field(default=10, ge=0)
+    purchasing_email: str = "purchasing@example.com"
+    sender_email: str = "inventory@example.com"
+    smtp_url: str | None = None
+    bucket_name: str = "inventory-local"
+    check_delay: float = Field(default=10.0, ge=0)
+    max_attempts: int = Field(default=5, ge=1)
+    retry_base_seconds: float = Field(default=0.2, ge=0)
+
+    @classmethod
+    def from_env(cls, home: Path | None = None, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {
+            "home": home or Path(env.get("INVENTORY_HOME") or ".inventory"),
+        }
+        names = {
+            "default_threshold": "INVENTORY_DEFAULT_THRESHOLD",
+            "purchasing_email": "INVENTORY_PURCHASING_EMAIL",
+            "sender_email": "INVENTORY_SENDER_EMAIL",
+            "smtp_url": "INVENTORY_SMTP_URL",
+            "bucket_name": "INVENTORY_BUCKET",
+            "check_delay": "INVENTORY_CHECK_DELAY",
+            "max_attempts": "INVENTORY_MAX_ATTEMPTS",
+            "retry_base_seconds": "INVENTORY_RETRY_BASE_SECONDS",
+        }
+        for field, var in names.items():
+            if env.get(var):
+                values[field] = env[var]
+        try:
+            return cls.model_validate(values)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = str(first["loc"][0])
+            var = names.get(field, field)
+            raise SettingsError(f"invalid setting {var}: {first['msg']}") from None

@@ -1,0 +1,15 @@
+"""The event contract shared by every service and both runtimes."""
+
+from events.envelope import Envelope, deterministic_id, new_event, utc_now
+from events.models import DETAIL_MODELS, SCHEMA_VERSION, SOURCES, Detail
+
+__all__ = [
+    "DETAIL_MODELS",
+    "SCHEMA_VERSION",
+    "SOURCES",
+    "Detail",
+    "Envelope",
+    "deterministic_id",
+    "new_event",
+    "utc_now",
+]

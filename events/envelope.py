@@ -1,0 +1,75 @@
+"""The common envelope every event travels in, locally and on EventBridge.
+
+The envelope mirrors EventBridge's own fields (id, time, source, detail-type, detail) plus a schema
+version, so an event read from an SQS message that EventBridge delivered parses into the same model.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# Event ids are derived from what caused the event, so a retried producer publishes the same id and
+# idempotent consumers drop the repeat.
+_ID_NAMESPACE = uuid.UUID("6f1c9f2e-5b7a-4d8e-9a51-3c0e2b7d4a10")
+
+
+def deterministic_id(*parts: object) -> str:
+    return str(uuid.uuid5(_ID_NAMESPACE, "\x1f".join(str(p) for p in parts)))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Envelope(BaseModel):
+    """An event as it sits on the bus. `detail` is the typed payload, kept as a dict here."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+    id: str
+    time: datetime
+    source: str
+    detail_type: str = Field(alias="detail-type")
+    version: str = "1"
+    detail: dict[str, Any]
+    # Set on re-deliveries from the archive, so consumers and logs can tell a replay apart.
+    replay_name: str | None = Field(default=None, alias="replay-name")
+
+    def to_eventbridge(self) -> dict[str, Any]:
+        """The shape EventBridge delivers to a target (what a Lambda or SQS consumer sees)."""
+        out = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+        out.setdefault("account", "000000000000")
+        out.setdefault("region", "local")
+        out.setdefault("resources", [])
+        return out
+
+
+def new_event(
+    detail: BaseModel, *, source: str, id_parts: tuple[object, ...], time: datetime | None = None
+) -> Envelope:
+    """Wrap a detail model in an envelope whose id is derived from `id_parts` (see deterministic_id)."""
+    return new_raw_event(
+        type(detail).__name__, detail.model_dump(mode="json"), source=source, id_parts=id_parts, time=time
+    )
+
+
+def new_raw_event(
+    detail_type: str,
+    detail: dict[str, Any],
+    *,
+    source: str,
+    id_parts: tuple[object, ...],
+    time: datetime | None = None,
+) -> Envelope:
+    """For hot paths that build a large detail as plain JSON-ready data (validated by tests, not per call)."""
+    return Envelope(
+        id=deterministic_id(detail_type, *id_parts),
+        time=time or utc_now(),
+        source=source,
+        detail_type=detail_type,
+        detail=detail,
+    )

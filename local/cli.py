@@ -1,0 +1,300 @@
+"""The `inventory` command line. Global options come before the subcommand.
+
+Heavy imports happen inside commands, so `inventory --help` starts fast.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import click
+import typer
+
+if TYPE_CHECKING:
+    from adapters.ports import Ports
+    from local.wiring import LocalRuntime
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, exit status 1."""
+
+
+app = typer.Typer(
+    name="inventory",
+    help="Serverless Inventory: stock levels, restock alerts and reports for many warehouses.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+report_app = typer.Typer(
+    help="Reports: a warehouse's items, an item's total, the restock list.", no_args_is_help=True
+)
+app.add_typer(report_app, name="report")
+
+
+class State:
+    def __init__(self, home: Path | None, fmt: Format) -> None:
+        self.home = home
+        self.format = fmt.value
+        self._runtime: LocalRuntime | None = None
+
+    def settings(self) -> Any:
+        from adapters.settings import Settings
+
+        return Settings.from_env(home=self.home)
+
+    def runtime(self) -> LocalRuntime:
+        if self._runtime is None:
+            from local.wiring import bootstrap
+
+            self._runtime = bootstrap(self.settings())
+        return self._runtime
+
+    def ports(self) -> Ports:
+        return self.runtime().ports
+
+
+def state(ctx: typer.Context) -> State:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, State)
+    return obj
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(
+            "--home", help="Home folder of the local runtime (default: $INVENTORY_HOME, else ./.inventory)."
+        ),
+    ] = None,
+    fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+) -> None:
+    ctx.obj = State(home, fmt)
+
+
+# ---------------------------------------------------------------------------------------------- put
+
+
+@app.command()
+def put(
+    ctx: typer.Context,
+    path: Annotated[Path, typer.Argument(help="A file, or a folder laid out like the bucket keys.")],
+    key: Annotated[
+        str | None, typer.Option("--key", help="Object key (default: derived from the file name).")
+    ] = None,
+) -> None:
+    """Store a file in the bucket; `process` then applies it."""
+    from datetime import UTC, datetime
+
+    from services.files.keys import key_for_upload
+    from services.files.logic import upload
+
+    st = state(ctx)
+    if not path.exists():
+        raise UserError(f"no such file: {path}")
+    if path.is_dir():
+        if key:
+            raise UserError("--key applies to a single file, not a folder")
+        uploads = [(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*")) if p.is_file()]
+        if not uploads:
+            raise UserError(f"no files under {path}")
+    else:
+        uploads = [(path, key or key_for_upload(path.name, datetime.now(UTC).date()))]
+    stored = []
+    for file_path, file_key in uploads:
+        info = upload(st.ports(), file_key, file_path.read_bytes())
+        stored.append({"key": info.key, "size": info.size, "etag": info.etag})
+    from local.output import emit
+
+    emit(stored, st.format, ["key", "size", "etag"], title="Stored")
+
+
+# ------------------------------------------------------------------------------------------ process
+
+
+@app.command()
+def process(ctx: typer.Context) -> None:
+    """Handle everything that arrived, in arrival order, then exit."""
+    from local.delivery import run_until_idle
+
+    st = state(ctx)
+    runtime = st.runtime()
+    stats = run_until_idle(runtime.ports, runtime.bus)
+    summary = {"delivered": stats.delivered, "retried": stats.retried, "dead": stats.dead, **stats.by_target}
+    from local.output import emit
+
+    emit(summary, st.format, title="Processed")
+    if stats.dead:
+        raise UserError(f"{stats.dead} delivery(ies) failed for good; see `inventory events dead`")
+
+
+# ------------------------------------------------------------------------------------------ reports
+
+ROW_COLUMNS = ["warehouse", "item_id", "item_name", "level", "threshold", "below"]
+
+
+@report_app.command("warehouse")
+def report_warehouse(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Warehouse name, e.g. 'Berlin 1'.")],
+    min_level: Annotated[
+        int | None, typer.Option("--min-level", help="Only items with a level strictly greater than this.")
+    ] = None,
+) -> None:
+    """Every item of a warehouse (or those above a level)."""
+    from local.output import emit
+    from services.reports.logic import warehouse_report
+
+    st = state(ctx)
+    emit(
+        warehouse_report(st.ports().table, name, min_level), st.format, ROW_COLUMNS, title=f"Warehouse {name}"
+    )
+
+
+@report_app.command("item")
+def report_item(
+    ctx: typer.Context, item_id: Annotated[str, typer.Argument(help="Item id, e.g. a123v5.")]
+) -> None:
+    """An item's total across warehouses, with the per-warehouse split."""
+    from local.output import emit
+    from services.reports.logic import item_report
+
+    st = state(ctx)
+    result = item_report(st.ports().table, item_id)
+    if st.format == "json":
+        emit(result, "json")
+        return
+    rows = [
+        {"item_id": result["item_id"], "item_name": result["item_name"], **w} for w in result["warehouses"]
+    ]
+    rows.append(
+        {
+            "item_id": result["item_id"],
+            "item_name": result["item_name"],
+            "warehouse": "TOTAL",
+            "level": result["total"],
+        }
+    )
+    emit(rows, st.format, ["item_id", "item_name", "warehouse", "level"], title=f"Item {item_id}")
+
+
+@report_app.command("restock")
+def report_restock(ctx: typer.Context) -> None:
+    """Every pair below its item's restock threshold."""
+    from local.output import emit
+    from services.reports.logic import restock_report
+
+    st = state(ctx)
+    emit(restock_report(st.ports().table), st.format, ROW_COLUMNS, title="Restock list")
+
+
+# ----------------------------------------------------------------------------------------- generate
+
+
+@app.command()
+def generate(
+    ctx: typer.Context,
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder to write the files to (laid out like the bucket).")
+    ],
+    files: Annotated[int, typer.Option("--files", min=1, max=10_000)] = 6,
+    rows: Annotated[int, typer.Option("--rows", min=1, max=100_000_000, help="Rows per file.")] = 200,
+    warehouses: Annotated[int, typer.Option("--warehouses", min=1, max=100_000)] = 5,
+    items: Annotated[int, typer.Option("--items", min=1, max=10_000_000)] = 40,
+    days: Annotated[int, typer.Option("--days", min=1, max=3650)] = 3,
+    seed: Annotated[int, typer.Option("--seed")] = 1,
+    bad_rows: Annotated[
+        float, typer.Option("--bad-rows", min=0.0, max=1.0, help="Fraction of bad rows.")
+    ] = 0.0,
+    thresholds: Annotated[bool, typer.Option("--thresholds/--no-thresholds")] = True,
+) -> None:
+    """Write realistic sample files (inventory files and a thresholds file)."""
+    from local.generate import generate as run_generate
+    from local.output import emit
+
+    result = run_generate(
+        out,
+        files=files,
+        rows=rows,
+        warehouses=warehouses,
+        items=items,
+        seed=seed,
+        days=days,
+        bad_row_rate=bad_rows,
+        thresholds=thresholds,
+    )
+    emit(
+        [{"key": k} for k in [*result.inventory_keys, *result.thresholds_keys]],
+        state(ctx).format,
+        ["key"],
+        title=f"Generated {result.rows} rows ({result.bad_rows} bad) in {out}",
+    )
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def _register_subcommands() -> None:
+    from local import cli_events, cli_runtime
+
+    cli_events.register(app)
+    cli_runtime.register(app)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; every error a user can cause becomes one line on stderr and a non-zero exit."""
+    _register_subcommands()
+    command = typer.main.get_command(app)
+    try:
+        command.main(args=argv, prog_name="inventory", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except click.ClickException as exc:
+        sys.stderr.write(f"error: {exc.format_message()}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:
+        message = _user_message(exc)
+        if message is None:
+            raise
+        sys.stderr.write(f"error: {message}\n")
+        sys.exit(1)
+
+
+def _user_message(exc: Exception) -> str | None:
+    """The one line for errors a user can cause; None for bugs (which keep their traceback)."""
+    from adapters.settings import SettingsError
+    from services.files.keys import BadKey
+    from services.files.logic import FileConflict
+    from services.reports.logic import NotFound
+
+    if isinstance(exc, (UserError, BadKey, FileConflict, SettingsError)):
+        return str(exc)
+    if isinstance(exc, NotFound):
+        return str(exc.args[0]) if exc.args else str(exc)
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
+        return f"{exc.strerror}: {exc.filename}"
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""Object keys of the data bucket: validation, classification and the dates they carry.
+
+The scenario writes keys with a leading slash (/inventory_files/2021/02/15/...); S3 keys have none, so
+one leading slash is dropped and everything else must already be clean.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from events.rules import INVENTORY_PREFIX, THRESHOLDS_PREFIX
+
+MAX_KEY_BYTES = 1024  # S3's limit
+
+Kind = Literal["inventory", "thresholds"]
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+# 14 digits (yyyymmddHHMMSS) or 12 (yyyymmddHHMM), not followed by yet another digit.
+_STAMP = re.compile(r"(\d{14}|\d{12})(?!\d)", re.ASCII)
+_INVENTORY_SUFFIXES = (".csv", ".tsv", ".txt")
+
+
+class BadKey(ValueError):
+    """The key (or file name) cannot be used; str(exc) is one clear sentence."""
+
+
+def normalize_key(key: str) -> str:
+    """The key without its optional leading slash, or BadKey if it is not a clean data key."""
+    if key.startswith("/"):
+        key = key[1:]
+    if not key:
+        raise BadKey("key is empty")
+    if _CONTROL.search(key):
+        raise BadKey(f"key {key!r} contains a control character")
+    if "\\" in key:
+        raise BadKey(f"key {key!r} contains a backslash")
+    try:
+        size = len(key.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise BadKey(f"key {key!r} is not valid Unicode") from None
+    if size > MAX_KEY_BYTES:
+        raise BadKey(f"key is {size} bytes long, more than {MAX_KEY_BYTES}")
+    if not key.startswith((INVENTORY_PREFIX, THRESHOLDS_PREFIX)):
+        raise BadKey(f"key {key!r} must start with {INVENTORY_PREFIX} or {THRESHOLDS_PREFIX}")
+    if key.endswith("/"):
+        raise BadKey(f"key {key!r} ends in / and names a folder, not a file")
+    for segment in key.split("/"):
+        if segment in ("", ".", ".."):
+            raise BadKey(f"key {key!r} has an empty, '.' or '..' path segment")
+    return key
+
+
+def classify_key(key: str) -> Kind:
+    """Which kind of file a key holds, or BadKey."""
+    key = normalize_key(key)
+    if key.startswith(INVENTORY_PREFIX):
+        return "inventory"
+    if not key.lower().endswith(".json"):
+        raise BadKey(f"thresholds key {key!r} must end with .json")
+    return "thresholds"
+
+
+def _parse_stamp(digits: str) -> datetime | None:
+    try:
+        return datetime(
+            int(digits[0:4]),
+            int(digits[4:6]),
+            int(digits[6:8]),
+            int(digits[8:10]),
+            int(digits[10:12]),
+            int(digits[12:14] or 0),
+            tzinfo=UTC,
+        )
+    except ValueError:
+        return None
+
+
+def file_stamp(key: str) -> datetime | None:
+    """The UTC time stamp (yyyymmddHHMMSS or yyyymmddHHMM) at the start of the file name, if any."""
+    match = _STAMP.match(key.rsplit("/", 1)[-1])
+    return _parse_stamp(match.group(1)) if match else None
+
+
+def key_date(key: str) -> date | None:
+    """The date of the key's <prefix>/<year>/<month>/<day>/ folders, else of its file stamp, else None."""
+    parts = key.removeprefix("/").split("/")
+    if len(parts) >= 5:
+        folders = parts[1:4]
+        widths_ok = len(folders[0]) == 4 and len(folders[1]) <= 2 and len(folders[2]) <= 2
+        if widths_ok and all(p.isascii() and p.isdigit() for p in folders):
+            try:
+                return date(*(int(p) for p in folders))
+            except ValueError:
+                pass
+    stamp = file_stamp(key)
+    return stamp.date() if stamp else None
+
+
+def key_for_upload(filename: str, today: date) -> str:
+    """The bucket key for a local file: prefix by kind, dated by the file's stamp or else `today`.
+
+    Only the last path component of `filename` is used.
+    """
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1]
+    lower = name.lower()
+    if lower.endswith(".json"):
+        prefix = THRESHOLDS_PREFIX
+    elif "inventory" in lower and lower.endswith(_INVENTORY_SUFFIXES):
+        prefix = INVENTORY_PREFIX
+    else:
+        raise BadKey(
+            f"cannot tell from the name {name!r} whether it is an inventory or a thresholds file; pass --key"
+        )
+    stamp = file_stamp(name)
+    day = stamp.date() if stamp else today
+    return normalize_key(f"{prefix}{day.year:04d}/{day.month:02d}/{day.day:02d}/{name}")

@@ -1,0 +1,355 @@
+"""Streaming parser for the TAB-separated inventory files.
+
+Pure: it reads only the byte chunks it is given. One bad row never spoils the file; it comes out as a
+`BadRow` next to the good `Row`s. Only a header that cannot be read makes the whole file unusable.
+
+The hot loop is written for speed (a million rows should take about a second): whole blocks of lines
+are decoded at once, fields are checked with str methods instead of regexes, and the only object
+created per good row is the `Row` itself.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
+
+MAX_LINE_BYTES = 64 * 1024
+MAX_CHANGE = 1_000_000_000
+RAW_CHARS = 500
+VALUE_CHARS = 50
+
+COLUMNS = ("Timestamp", "WarehouseName", "ItemId", "ItemName", "StockLevelChange")
+_BOM = "\ufeff"
+# Cc category: C0 controls, DEL and C1 controls. TAB never reaches a field because lines are split on it.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+class UnusableFile(Exception):
+    """The whole file cannot be used; str(exc) is one clear sentence."""
+
+
+@dataclass(slots=True, frozen=True)
+class BadRow:
+    line: int
+    reason: str
+    raw: str
+
+
+class Row(NamedTuple):
+    line: int
+    ts: datetime
+    warehouse: str
+    item_id: str
+    item_name: str
+    change: int
+
+
+# Moving a parsed datetime to UTC with astimezone() costs about as much as parsing it. For the usual
+# "+HH:MM" offsets it is cheaper to parse the same text with "+00:00" and subtract the offset: the text
+# keeps its shape, so fromisoformat accepts or rejects it exactly as it would the original.
+_OFFSETS = {
+    f"{sign}{hours:02d}:{minutes:02d}": (-1 if sign == "-" else 1) * timedelta(hours=hours, minutes=minutes)
+    for sign in "+-"
+    for hours in range(24)
+    for minutes in (0, 15, 30, 45)
+}
+
+# NamedTuple's generated __new__ is a Python function; tuple.__new__ skips it and is much cheaper.
+_new_row = tuple.__new__
+
+
+def _cut(value: str, limit: int = VALUE_CHARS) -> str:
+    return repr(value if len(value) <= limit else value[:limit] + "…")
+
+
+def _raw(line: str | bytes) -> str:
+    text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
+    return text[:RAW_CHARS]
+
+
+def _iter_blocks(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
+    """Regroup arbitrary chunks into (first line number, complete lines joined by LF).
+
+    A block of None stands for one line that grew past the limit while waiting for its LF; its bytes
+    are dropped as they arrive. Lines inside a block may still be over-long when a caller hands in
+    huge chunks; consumers check that per line.
+    """
+    line_no = 1
+    parts: list[bytes] = []
+    size = 0
+    skipping = False  # inside an over-long line: drop bytes up to its LF
+    # Small chunks (botocore's default is 1 KiB) are joined first so per-block costs stay negligible.
+    target = max(max_line_bytes, 1)
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if skipping:
+            nl = chunk.find(b"\n")
+            if nl < 0:
+                continue
+            yield line_no, None
+            line_no += 1
+            skipping = False
+            chunk = chunk[nl + 1 :]
+            if not chunk:
+                continue
+        parts.append(chunk)
+        size += len(chunk)
+        if size < target:
+            continue
+        data = b"".join(parts) if len(parts) > 1 else parts[0]
+        parts.clear()
+        size = 0
+        cut = data.rfind(b"\n")
+        if cut >= 0:
+            block = data[:cut]
+            yield line_no, block
+            line_no += block.count(b"\n") + 1
+            data = data[cut + 1 :]
+        # +1 leaves room for the CR of a CRLF line that is exactly at the limit.
+        if len(data) > max_line_bytes + 1:
+            skipping = True
+        elif data:
+            parts.append(data)
+            size = len(data)
+    if skipping:
+        yield line_no, None
+    elif parts:
+        data = b"".join(parts)
+        # A final LF ends the last line; it does not start an empty one.
+        yield line_no, data[:-1] if data.endswith(b"\n") else data
+
+
+def iter_lines(
+    chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES
+) -> Iterator[tuple[int, bytes | None]]:
+    """Split a byte stream into (line number from 1, line without LF/CRLF); None for an over-long line."""
+    for start, block in _iter_blocks(chunks, max_line_bytes):
+        if block is None:
+            yield start, None
+            continue
+        for line_no, line in enumerate(block.split(b"\n"), start):
+            if line.endswith(b"\r"):
+                line = line[:-1]
+            yield line_no, (None if len(line) > max_line_bytes else line)
+
+
+def _unquote(field: str) -> str:
+    if len(field) >= 2 and field[0] == '"' and field[-1] == '"':
+        return field[1:-1].replace('""', '"')
+    return field
+
+
+@dataclass(slots=True, frozen=True)
+class _Header:
+    names: tuple[str, ...]  # as written, for messages
+    ts: int
+    warehouse: int
+    item_id: int
+    item_name: int
+    change: int
+
+    @classmethod
+    def parse(cls, line_no: int, line: str) -> _Header:
+        names = tuple(_unquote(n.strip().strip(_BOM).strip()) for n in line.split("\t"))
+        index: dict[str, int] = {}
+        for i, name in enumerate(names):
+            key = name.casefold()
+            if key in index and key in _WANTED:
+                raise UnusableFile(f"header (line {line_no}) names column {name} more than once")
+            index.setdefault(key, i)
+        missing = [c for c in COLUMNS if c.casefold() not in index]
+        if missing:
+            raise UnusableFile(
+                f"header (line {line_no}) lacks column(s): {', '.join(missing)}"
+                f" (found {_cut(line.strip(), 120)})"
+            )
+        return cls(names, *(index[c.casefold()] for c in COLUMNS))
+
+
+_WANTED = frozenset(c.casefold() for c in COLUMNS)
+
+
+def _check_change(text: str) -> int | str:
+    """The integer, or the reason it is not acceptable."""
+    digits = text[1:] if text[:1] in ("+", "-") else text
+    # int() alone would also take "1_000", " 5" and non-ASCII digits.
+    if not (digits.isascii() and digits.isdigit()):
+        return f"StockLevelChange is not an integer: {_cut(text)}"
+    if len(digits) > 20 and len(digits.lstrip("0")) > 10:
+        return f"StockLevelChange out of range: {_cut(text)}"
+    value = int(text)
+    if not -MAX_CHANGE <= value <= MAX_CHANGE:
+        return f"StockLevelChange out of range: {_cut(text)}"
+    return value
+
+
+def _slow_row(line_no: int, line: str, h: _Header) -> Row | BadRow:
+    """Full checks with precise reasons; the fast path in `_parse_text` defers to this on any doubt."""
+    fields = line.split("\t")
+    n = len(h.names)
+    if len(fields) < n:
+        return BadRow(line_no, f"missing column(s): {', '.join(h.names[len(fields) :])}", _raw(line))
+    if len(fields) > n:
+        return BadRow(line_no, f"{len(fields)} fields, header has {n}", _raw(line))
+    if '"' in line:
+        fields = [_unquote(f.strip()) for f in fields]
+    ts_text = fields[h.ts].strip()
+    try:
+        ts = datetime.fromisoformat(ts_text)
+    except ValueError:
+        return BadRow(line_no, f"Timestamp is not ISO 8601: {_cut(ts_text)}", _raw(line))
+    try:
+        ts = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+    except OverflowError:
+        # e.g. 9999-12-31T23:00:00-05:00 is past the last datetime once moved to UTC
+        return BadRow(line_no, f"Timestamp out of range in UTC: {_cut(ts_text)}", _raw(line))
+    warehouse = fields[h.warehouse].strip()
+    if not warehouse:
+        return BadRow(line_no, "WarehouseName is empty", _raw(line))
+    item_id = fields[h.item_id].strip()
+    if not item_id:
+        return BadRow(line_no, "ItemId is empty", _raw(line))
+    change = _check_change(fields[h.change].strip())
+    if isinstance(change, str):
+        return BadRow(line_no, change, _raw(line))
+    item_name = fields[h.item_name].strip()
+    for column, value in (("WarehouseName", warehouse), ("ItemId", item_id), ("ItemName", item_name)):
+        if _CONTROL.search(value):
+            return BadRow(line_no, f"control character in {column}", _raw(line))
+    return _new_row(Row, (line_no, ts, warehouse, item_id, item_name, change))
+
+
+def _parse_text(start: int, text: str, h: _Header, max_line_bytes: int) -> Iterator[Row | BadRow]:
+    """The hot loop: every line of a decoded block, header already known."""
+    n = len(h.names)
+    i_ts, i_wh, i_id, i_name, i_change = h.ts, h.warehouse, h.item_id, h.item_name, h.change
+    # Each char is at most 4 UTF-8 bytes, so shorter lines cannot be over the byte limit.
+    safe_chars = max_line_bytes // 4
+    fromiso = datetime.fromisoformat
+    utc = UTC
+    offsets = _OFFSETS
+    for line_no, line in enumerate(text.split("\n"), start):
+        if not line or line.isspace():
+            continue
+        if len(line) > safe_chars and len(line.rstrip("\r").encode()) > max_line_bytes:
+            yield BadRow(line_no, "line too long", _raw(line))
+            continue
+        fields = line.split("\t")
+        if len(fields) != n or '"' in line:
+            yield _slow_row(line_no, line, h)
+            continue
+        ts_text = fields[i_ts].strip()
+        offset = offsets.get(ts_text[-6:])
+        try:
+            if offset is not None:
+                ts = fromiso(ts_text[:-6] + "+00:00") - offset
+            else:
+                ts = fromiso(ts_text)
+                ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
+        except (ValueError, OverflowError):
+            yield _slow_row(line_no, line, h)
+            continue
+        change_text = fields[i_change].strip()
+        warehouse = fields[i_wh].strip()
+        item_id = fields[i_id].strip()
+        item_name = fields[i_name].strip()
+        # isprintable() is False for every control character (and for some harmless ones such as
+        # NBSP, which the slow path then accepts), so it is a cheap gate in front of the exact check.
+        if (
+            change_text.isdigit()
+            and change_text.isascii()
+            and len(change_text) < 10
+            and warehouse
+            and item_id
+            and warehouse.isprintable()
+            and item_id.isprintable()
+            and item_name.isprintable()
+        ):
+            change = int(change_text)
+        elif (
+            change_text[:1] == "-"
+            and change_text[1:].isdigit()
+            and change_text.isascii()
+            and len(change_text) < 11
+            and warehouse
+            and item_id
+            and warehouse.isprintable()
+            and item_id.isprintable()
+            and item_name.isprintable()
+        ):
+            change = int(change_text)
+        else:
+            yield _slow_row(line_no, line, h)
+            continue
+        yield _new_row(Row, (line_no, ts, warehouse, item_id, item_name, change))
+
+
+def _parse_bytes(start: int, block: bytes, h: _Header, max_line_bytes: int) -> Iterator[Row | BadRow]:
+    """A block with some invalid UTF-8: decode line by line so only the broken lines are rejected."""
+    for line_no, raw in enumerate(block.split(b"\n"), start):
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            yield BadRow(line_no, "line is not valid UTF-8", _raw(raw))
+            continue
+        yield from _parse_text(line_no, text, h, max_line_bytes)
+
+
+def _find_header(
+    blocks: Iterator[tuple[int, bytes | None]], max_line_bytes: int
+) -> tuple[_Header, int, bytes] | None:
+    """The header and whatever follows it in its block, or None for a file with nothing but blank lines."""
+    for start, block in blocks:
+        if block is None:
+            raise UnusableFile(f"header (line {start}) is longer than {max_line_bytes} bytes")
+        lines = block.split(b"\n")
+        for line_no, raw in enumerate(lines, start):
+            if len(raw.rstrip(b"\r")) > max_line_bytes:
+                raise UnusableFile(f"header (line {line_no}) is longer than {max_line_bytes} bytes")
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise UnusableFile(f"header (line {line_no}) is not valid UTF-8 (byte {exc.start})") from None
+            if line_no == 1:
+                text = text.removeprefix(_BOM)
+            if not text or text.isspace():
+                continue
+            header = _Header.parse(line_no, text)
+            rest_index = line_no - start + 1
+            return header, line_no + 1, b"\n".join(lines[rest_index:]) if rest_index < len(lines) else b""
+    return None
+
+
+def parse_inventory(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[Row | BadRow]:
+    """Rows and bad rows of an inventory file, in file order.
+
+    Raises UnusableFile before yielding anything if the header cannot be used. An empty or header-only
+    file yields nothing.
+    """
+    blocks = _iter_blocks(chunks, max_line_bytes)
+    found = _find_header(blocks, max_line_bytes)
+    if found is None:
+        return
+    header, start, rest = found
+    pending: list[tuple[int, bytes | None]] = [(start, rest)] if rest else []
+    for block_start, block in _chain(pending, blocks):
+        if block is None:
+            yield BadRow(block_start, "line too long", "")
+            continue
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            yield from _parse_bytes(block_start, block, header, max_line_bytes)
+        else:
+            yield from _parse_text(block_start, text, header, max_line_bytes)
+
+
+def _chain(
+    first: list[tuple[int, bytes | None]], rest: Iterator[tuple[int, bytes | None]]
+) -> Iterator[tuple[int, bytes | None]]:
+    yield from first
+    yield from rest

@@ -1,0 +1,58 @@
+"""thresholds: apply a restock-thresholds file as changes (listed items get the new value)."""
+
+from __future__ import annotations
+
+from adapters.ports import Ports
+from events import Envelope, new_event
+from events.batching import chunk_by_size
+from events.models import FileArrived, FileRejected, ThresholdsUpdated
+from services.thresholds.parsing import MAX_THRESHOLDS_BYTES, InvalidThresholds, parse_thresholds
+
+SOURCE = "inventory.thresholds"
+
+
+def handle(ports: Ports, event: Envelope) -> None:
+    arrived = FileArrived.model_validate(event.detail)
+    key = arrived.key
+    record = ports.table.file(key)
+    if record is not None and record.status in ("applied", "rejected"):
+        return
+    try:
+        if arrived.size > MAX_THRESHOLDS_BYTES:
+            raise InvalidThresholds(f"file is {arrived.size} bytes; the limit is {MAX_THRESHOLDS_BYTES}")
+        values = parse_thresholds(ports.objects.read(key))
+    except InvalidThresholds as exc:
+        with ports.table.transaction():
+            if ports.table.first_delivery("thresholds", event.id):
+                ports.table.mark_rejected(key, "invalid")
+                detail = FileRejected(key=key, kind="thresholds", reason="invalid", message=str(exc))
+                ports.bus.publish([new_event(detail, source=SOURCE, id_parts=(key, "invalid"))])
+        return
+    with ports.table.transaction():
+        if not ports.table.first_delivery("thresholds", event.id):
+            return
+        changes = ports.table.set_thresholds(key, values)
+        if changes is None:
+            return
+        ports.bus.publish(updated_events(key, changes, ports.table.default_threshold))
+
+
+def updated_events(key: str, changes: list[tuple[str, int, int]], default: int) -> list[Envelope]:
+    items = [{"item_id": item, "old": old, "new": new} for item, old, new in changes]
+    chunks = list(chunk_by_size(items))
+    return [
+        new_event(
+            ThresholdsUpdated.model_validate(
+                {
+                    "file_key": key,
+                    "default_threshold": default,
+                    "batch": n,
+                    "batches": len(chunks),
+                    "changes": chunk,
+                }
+            ),
+            source=SOURCE,
+            id_parts=(key, n),
+        )
+        for n, chunk in enumerate(chunks, start=1)
+    ]

@@ -1,0 +1,131 @@
+"""Parser for restock threshold files: all or nothing.
+
+A threshold file changes purchasing behaviour for many items at once, so a file with any doubtful
+entry is rejected whole rather than applied in part. Checked by hand rather than with pydantic: the
+rules are few and hand-written messages can name the entry index, ItemId and field in one sentence.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import re
+from typing import Any
+
+MAX_THRESHOLD = 1_000_000_000
+MAX_THRESHOLDS_BYTES = 10 * 1024 * 1024
+
+_TOP_KEYS = frozenset({"ThresholdList"})
+_ENTRY_KEYS = ("ItemId", "RestockIfBelow")
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+class InvalidThresholds(Exception):
+    """The threshold file cannot be used; str(exc) is one clear sentence."""
+
+
+class _Unacceptable(ValueError):
+    pass
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # json.loads silently keeps the last of two equal keys; a file that says two things is rejected.
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise _Unacceptable(f"object has the key {key!r} twice")
+        result[key] = value
+    return result
+
+
+def _reject_constant(name: str) -> Any:
+    raise _Unacceptable(f"{name} is not a JSON number")
+
+
+def _short(value: Any, limit: int = 50) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _load(data: bytes) -> Any:
+    if len(data) > MAX_THRESHOLDS_BYTES:
+        raise InvalidThresholds(
+            f"thresholds file is {len(data)} bytes, more than the limit of {MAX_THRESHOLDS_BYTES}"
+        )
+    try:
+        text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidThresholds(f"thresholds file is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidThresholds(
+            f"thresholds file is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except _Unacceptable as exc:
+        raise InvalidThresholds(f"thresholds file is not acceptable JSON: {exc}") from None
+    except (ValueError, RecursionError):
+        # ValueError: an integer with thousands of digits; RecursionError: absurdly deep nesting.
+        raise InvalidThresholds(
+            "thresholds file is not acceptable JSON: too large a number or too deep"
+        ) from None
+
+
+def _entry(index: int, entry: Any) -> tuple[str, int]:
+    where = f"entry {index}"
+    if not isinstance(entry, dict):
+        raise InvalidThresholds(f"{where} of ThresholdList is {type(entry).__name__}, not an object")
+    item_id = entry.get("ItemId")
+    if isinstance(item_id, str):
+        # The inventory parser strips ItemIds too, so both files name an item the same way.
+        item_id = item_id.strip()
+        if item_id:
+            where = f"{where} (ItemId {_short(item_id)})"
+    unknown = [k for k in entry if k not in _ENTRY_KEYS]
+    if unknown:
+        raise InvalidThresholds(f"{where} has unknown field {_short(unknown[0])}")
+    if "ItemId" not in entry:
+        raise InvalidThresholds(f"{where} lacks ItemId")
+    if not isinstance(item_id, str):
+        raise InvalidThresholds(f"{where}: ItemId must be a string, got {_short(item_id)}")
+    if not item_id:
+        raise InvalidThresholds(f"{where}: ItemId is empty")
+    if _CONTROL.search(item_id):
+        raise InvalidThresholds(f"{where}: ItemId contains a control character")
+    if "RestockIfBelow" not in entry:
+        raise InvalidThresholds(f"{where} lacks RestockIfBelow")
+    value = entry["RestockIfBelow"]
+    # bool is an int subclass and 25.0 compares equal to 25; neither is accepted.
+    if type(value) is not int:
+        raise InvalidThresholds(f"{where}: RestockIfBelow must be an integer, got {_short(value)}")
+    if not 0 <= value <= MAX_THRESHOLD:
+        raise InvalidThresholds(f"{where}: RestockIfBelow must be between 0 and {MAX_THRESHOLD}, got {value}")
+    return item_id, value
+
+
+def parse_thresholds(data: bytes) -> dict[str, int]:
+    """ItemId -> RestockIfBelow in file order, or InvalidThresholds naming the first problem."""
+    document = _load(data)
+    if not isinstance(document, dict):
+        raise InvalidThresholds(
+            f'thresholds file must be a JSON object with "ThresholdList", not {type(document).__name__}'
+        )
+    unknown = [k for k in document if k not in _TOP_KEYS]
+    if unknown:
+        raise InvalidThresholds(f"thresholds file has unknown top-level field {_short(unknown[0])}")
+    if "ThresholdList" not in document:
+        raise InvalidThresholds('thresholds file lacks "ThresholdList"')
+    entries = document["ThresholdList"]
+    if not isinstance(entries, list):
+        raise InvalidThresholds(f"ThresholdList must be a list, not {type(entries).__name__}")
+    result: dict[str, int] = {}
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(entries):
+        item_id, value = _entry(index, raw)
+        if item_id in result:
+            raise InvalidThresholds(
+                f"entry {index} (ItemId {_short(item_id)}) repeats the ItemId of entry {first_index[item_id]}"
+            )
+        result[item_id] = value
+        first_index[item_id] = index
+    return result
