@@ -63,7 +63,7 @@ def authenticator(server: object, session: Session, envelope: Envelope, mechanis
 
 
 @pytest.fixture
-def smtp_server(tmp_path: Path):  # type: ignore[no-untyped-def]
+def smtp_server(tmp_path: Path):
     inbox = Inbox()
     with socket.socket() as probe:  # aiosmtpd's Controller checks readiness on a fixed port, so pick one
         probe.bind(("127.0.0.1", 0))
@@ -84,7 +84,7 @@ def smtp_server(tmp_path: Path):  # type: ignore[no-untyped-def]
         controller.stop()
 
 
-def test_restock_digest_reaches_a_real_smtp_server_over_starttls_with_auth(smtp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_restock_digest_reaches_a_real_smtp_server_over_starttls_with_auth(smtp_server, tmp_path: Path) -> None:
     inbox, port = smtp_server
     url = f"smtp://buyer:s3cret%20p%40ss@127.0.0.1:{port}?starttls=require&verify=false"
     rt = bootstrap(Settings(home=tmp_path / "home", smtp_url=url, purchasing_email="buyers@example.com"))
@@ -107,7 +107,7 @@ def test_restock_digest_reaches_a_real_smtp_server_over_starttls_with_auth(smtp_
     assert "Kaffeebohnen &lt;b&gt;groß&lt;/b&gt;" in body
 
 
-def test_smtp_down_dead_letters_then_redrive_delivers_once(smtp_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_smtp_down_dead_letters_then_redrive_delivers_once(smtp_server, tmp_path: Path) -> None:
     inbox, port = smtp_server
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

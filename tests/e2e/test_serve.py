@@ -23,7 +23,7 @@ def status(env: dict[str, str]) -> dict[str, int]:
     return result
 
 
-def wait_for(predicate, timeout: float = 90.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate, timeout: float = 90.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
