@@ -22,6 +22,10 @@ class Settings(BaseModel):
     check_delay: float = Field(default=10.0, ge=0)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=0.2, ge=0)
+    # Encryption at rest of the local home (kms.envelope); the master key lives outside the home.
+    encrypt: bool = True
+    master_key: str | None = Field(default=None, repr=False)
+    master_key_file: Path | None = None
 
     @classmethod
     def from_env(cls, home: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -38,6 +42,9 @@ class Settings(BaseModel):
             "check_delay": "INVENTORY_CHECK_DELAY",
             "max_attempts": "INVENTORY_MAX_ATTEMPTS",
             "retry_base_seconds": "INVENTORY_RETRY_BASE_SECONDS",
+            "encrypt": "INVENTORY_ENCRYPT",
+            "master_key": "INVENTORY_MASTER_KEY",
+            "master_key_file": "INVENTORY_MASTER_KEY_FILE",
         }
         for field, var in names.items():
             if env.get(var):

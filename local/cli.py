@@ -231,10 +231,11 @@ def generate(
 
 
 def _register_subcommands() -> None:
-    from local import cli_events, cli_runtime
+    from local import cli_events, cli_keys, cli_runtime
 
     cli_events.register(app)
     cli_runtime.register(app)
+    cli_keys.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -277,12 +278,14 @@ def _ctx_help(exc: Exception) -> str:
 
 def _user_message(exc: Exception) -> str | None:
     """The one line for errors a user can cause; None for bugs (which keep their traceback)."""
+    from adapters.local.database import WrongDatabaseKey
     from adapters.settings import SettingsError
+    from kms.envelope import EncryptionError
     from services.files.keys import BadKey
     from services.files.logic import FileConflict
     from services.reports.logic import NotFound
 
-    if isinstance(exc, (UserError, BadKey, FileConflict, SettingsError)):
+    if isinstance(exc, (UserError, BadKey, FileConflict, SettingsError, EncryptionError, WrongDatabaseKey)):
         return str(exc)
     if isinstance(exc, NotFound):
         return str(exc.args[0]) if exc.args else str(exc)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import email
+import tempfile
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 
+from adapters.local.mailer import OutboxMailer
 from local.delivery import run_until_idle
 from local.generate import generate
 from local.wiring import LocalRuntime
@@ -24,14 +29,19 @@ def _rows_table(title: str, rows: list[dict[str, object]], columns: list[str], l
 
 
 def run_demo(runtime: LocalRuntime, console: Console, seed: int = 7) -> None:
+    with tempfile.TemporaryDirectory(prefix="inventory-demo-") as folder:
+        _run(runtime, console, seed, Path(folder))
+
+
+def _run(runtime: LocalRuntime, console: Console, seed: int, samples: Path) -> None:
+    # Samples live outside the home: the home holds only encrypted data.
     ports = runtime.ports
     home = ports.settings.home
-    samples = home / "samples"
     console.rule("1. Sample data")
     result = generate(samples, files=8, rows=400, warehouses=5, items=40, days=3, seed=seed, bad_row_rate=0.01)
     console.print(
         f"Generated {len(result.inventory_keys)} inventory files ({result.rows} rows, {result.bad_rows} bad) "
-        f"and {len(result.thresholds_keys)} thresholds file(s) in {samples}"
+        f"and {len(result.thresholds_keys)} thresholds file(s)"
     )
     console.rule("2. Upload and process, in arrival order")
     keys = sorted(result.inventory_keys + result.thresholds_keys)
@@ -72,12 +82,14 @@ def run_demo(runtime: LocalRuntime, console: Console, seed: int = 7) -> None:
     console.print(f"BelowThreshold events: {len(alerts)} {by_cause}")
     rejected = runtime.bus.archived(detail_type="FileRejected")
     console.print(f"FileRejected events: {len(rejected)} (bad rows are kept with line and reason)")
-    if ports.settings.smtp_url:
-        console.print(f"Mails went to the SMTP server {ports.settings.smtp_url.split('@')[-1]}")
+    if isinstance(ports.mailer, OutboxMailer):
+        mails = ports.mailer.messages()
+        console.print(f"{len(mails)} mail(s) in {ports.mailer.outbox.resolve()}:")
+        for mail_id, data in mails[:8]:
+            console.print(f"  {mail_id}  {email.message_from_bytes(data)['Subject']}")
+        console.print(f"  read one: inventory --home {home} mail show {mails[0][0] if mails else 'ID'} > mail.eml")
     else:
-        outbox = home / "outbox"
-        mails = sorted(outbox.glob("*.eml")) if outbox.exists() else []
-        console.print(f"{len(mails)} mail(s) in {outbox.resolve()} (open one with any mail client)")
+        console.print(f"Mails went to the SMTP server {(ports.settings.smtp_url or '').split('@')[-1]}")
     console.rule("Try it yourself")
     console.print(
         f"  inventory --home {home} report warehouse '{first}' --min-level 50\n"

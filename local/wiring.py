@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from adapters.local.bus import LocalBus
 from adapters.local.database import Database
@@ -13,7 +16,10 @@ from adapters.local.stock_table import SqliteStockTable
 from adapters.ports import Mailer, ObjectInfo, Ports
 from adapters.settings import Settings
 from events.rules import DEFAULT_BUS
+from kms.envelope import EncryptionError, MasterKeyring, ObjectCipher
 from services.files.logic import object_created_event
+
+DB_CONTEXT = "state.db"
 
 
 class SystemClock:
@@ -26,24 +32,76 @@ class LocalRuntime:
     ports: Ports
     db: Database
     bus: LocalBus
+    keyring: MasterKeyring | None = None
+    cipher: ObjectCipher | None = None
 
     def close(self) -> None:
         self.db.close()
 
 
+def _database_key(home: Path, keyring: MasterKeyring) -> bytes:
+    """The database's data key, kept in the home only in wrapped form (like a KMS ciphertext blob)."""
+    keys_file = home / "keys.json"
+    if keys_file.exists():
+        wrapped = base64.b64decode(json.loads(keys_file.read_text())[DB_CONTEXT])
+        return keyring.decrypt_data_key(wrapped, DB_CONTEXT)
+    if (home / "state.db").exists():
+        raise EncryptionError(f"{home} holds an unencrypted database; use INVENTORY_ENCRYPT=false or a new home")
+    data_key, wrapped = keyring.generate_data_key(DB_CONTEXT)
+    write_keys_file(home, wrapped)
+    return data_key
+
+
+def write_keys_file(home: Path, wrapped: bytes) -> None:
+    tmp = home / "keys.json.tmp"
+    tmp.write_text(json.dumps({DB_CONTEXT: base64.b64encode(wrapped).decode()}))
+    tmp.replace(home / "keys.json")
+
+
 def bootstrap(settings: Settings) -> LocalRuntime:
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
-    db = Database(home / "state.db")
+    keyring: MasterKeyring | None = None
+    cipher: ObjectCipher | None = None
+    db_key: bytes | None = None
+    if settings.encrypt:
+        fresh = not (home / "keys.json").exists() and not (home / "state.db").exists()
+        keyring = MasterKeyring.load(settings.master_key, settings.master_key_file, create=fresh)
+        cipher = ObjectCipher(keyring)
+        db_key = _database_key(home, keyring)
+    db = Database(home / "state.db", db_key)
     bus = LocalBus(db)
-    objects = FolderObjectStore(home / "bucket", settings.bucket_name)
+    objects = FolderObjectStore(home / "bucket", settings.bucket_name, cipher)
 
     # The folder announces new objects the way S3 does through EventBridge's default bus.
     def announce(info: ObjectInfo) -> None:
         bus.publish([object_created_event(settings.bucket_name, info)], bus=DEFAULT_BUS)
 
     objects.on_put = announce
-    mailer: Mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else OutboxMailer(home / "outbox")
+    mailer: Mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else OutboxMailer(home / "outbox", cipher)
     table = SqliteStockTable(db, settings.default_threshold)
     ports = Ports(objects=objects, table=table, bus=bus, mailer=mailer, clock=SystemClock(), settings=settings)
-    return LocalRuntime(ports=ports, db=db, bus=bus)
+    return LocalRuntime(ports=ports, db=db, bus=bus, keyring=keyring, cipher=cipher)
+
+
+def rotate_keys(runtime: LocalRuntime) -> dict[str, int | str]:
+    """Add a new master key, re-wrap every data key under it, then retire the old key.
+
+    Data keys stay the same, so readers never stop: until an object is re-wrapped its old key is still
+    in the keyring, and a reader that meets a key id it does not know reloads the keyring file.
+    """
+    keyring, cipher = runtime.keyring, runtime.cipher
+    if keyring is None or cipher is None:
+        raise EncryptionError("this home is not encrypted (INVENTORY_ENCRYPT=false); there is nothing to rotate")
+    home = runtime.ports.settings.home
+    old = keyring.active
+    new = keyring.add_key()
+    wrapped = base64.b64decode(json.loads((home / "keys.json").read_text())[DB_CONTEXT])
+    write_keys_file(home, keyring.wrap(keyring.decrypt_data_key(wrapped, DB_CONTEXT), DB_CONTEXT))
+    objects = runtime.ports.objects
+    assert isinstance(objects, FolderObjectStore)
+    count = objects.rewrap_all()
+    mailer = runtime.ports.mailer
+    mails = mailer.rewrap_all() if isinstance(mailer, OutboxMailer) else 0
+    keyring.retire_others()
+    return {"old_key": old, "new_key": new, "objects": count, "mails": mails, "database_keys": 1}

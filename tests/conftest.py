@@ -14,6 +14,14 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
 
 
+@pytest.fixture(autouse=True)
+def master_key_outside_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own master key location; nothing touches the developer's ~/.config."""
+    config = tmp_path_factory.mktemp("config")
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
+    return config
+
+
 @pytest.fixture
 def runtime(tmp_path: Path) -> Iterator[LocalRuntime]:
     rt = bootstrap(Settings(home=tmp_path / "home", retry_base_seconds=0.0, max_attempts=3))
@@ -27,5 +35,6 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("INVENTORY_")}
     env["INVENTORY_HOME"] = str(tmp_path / "home")
     env["INVENTORY_RETRY_BASE_SECONDS"] = "0"
+    env["INVENTORY_MASTER_KEY_FILE"] = str(tmp_path / "keys" / "master.key")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env

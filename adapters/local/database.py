@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,13 +97,38 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
-class Database:
-    """A connection with re-entrant transactions: only the outermost block commits."""
+class WrongDatabaseKey(Exception):
+    pass
 
-    def __init__(self, path: Path) -> None:
+
+class Database:
+    """A connection with re-entrant transactions: only the outermost block commits.
+
+    With a key the database is SQLCipher (AES-256, pages and WAL encrypted); the key is a data key
+    wrapped by the master key (see local.wiring), never stored in clear.
+    """
+
+    def __init__(self, path: Path, key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        self.errors: Any = sqlite3
+        if key is None:
+            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        else:
+            import sqlcipher3
+
+            self.errors = sqlcipher3
+            # sqlcipher3 speaks the sqlite3 DB-API exactly; typed as sqlite3 for the checker
+            self.conn = cast(
+                sqlite3.Connection,
+                sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30),
+            )
+            self.conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+            try:
+                self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            except sqlcipher3.DatabaseError:
+                self.conn.close()
+                raise WrongDatabaseKey(f"cannot open {path}: wrong key, or not an encrypted database") from None
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
@@ -112,7 +138,7 @@ class Database:
         self._lock = threading.RLock()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
+    def transaction(self) -> Iterator[Any]:
         with self._lock:
             if self._depth == 0:
                 self.conn.execute("BEGIN IMMEDIATE")

@@ -10,23 +10,54 @@ from urllib.parse import unquote, urlparse
 
 from adapters.mime import to_mime
 from adapters.ports import Mail
+from kms.envelope import ObjectCipher
 
 
 class OutboxMailer:
-    """Writes standard .eml files; the file name comes from the Message-ID, so a re-send is idempotent."""
+    """Writes standard .eml files (sealed as .eml.enc when the home is encrypted; `inventory mail show`
+    prints them); the file name comes from the Message-ID, so a re-send is idempotent."""
 
-    def __init__(self, outbox: Path) -> None:
+    def __init__(self, outbox: Path, cipher: ObjectCipher | None = None) -> None:
         self.outbox = outbox
+        self.cipher = cipher
+        self.suffix = ".eml.enc" if cipher else ".eml"
 
     def send(self, mail: Mail) -> str:
         self.outbox.mkdir(parents=True, exist_ok=True)
-        name = hashlib.sha256(mail.message_id.encode()).hexdigest()[:24] + ".eml"
-        path = self.outbox / name
+        name = hashlib.sha256(mail.message_id.encode()).hexdigest()[:24]
+        path = self.outbox / (name + self.suffix)
         if not path.exists():
+            data = bytes(to_mime(mail))
+            if self.cipher is not None:
+                data = self.cipher.encrypt(f"outbox/{name}", data, {})
             tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(bytes(to_mime(mail)))
+            tmp.write_bytes(data)
             tmp.replace(path)
         return str(path)
+
+    def messages(self) -> list[tuple[str, bytes]]:
+        """(mail id, the .eml bytes) of every mail in the outbox, oldest first."""
+        if not self.outbox.exists():
+            return []
+        paths = sorted(self.outbox.glob("*" + self.suffix), key=lambda p: (p.stat().st_mtime, p.name))
+        out = []
+        for path in paths:
+            name = path.name.removesuffix(self.suffix)
+            data = path.read_bytes()
+            if self.cipher is not None:
+                data = b"".join(self.cipher.decrypt_stream(f"outbox/{name}", [data]))
+            out.append((name, data))
+        return out
+
+    def rewrap_all(self) -> int:
+        if self.cipher is None or not self.outbox.exists():
+            return 0
+        from adapters.local.object_store import rewrap_file
+
+        paths = sorted(self.outbox.glob("*" + self.suffix))
+        for path in paths:
+            rewrap_file(self.cipher, path, f"outbox/{path.name.removesuffix(self.suffix)}")
+        return len(paths)
 
 
 class SmtpMailer:

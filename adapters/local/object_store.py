@@ -10,14 +10,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.ports import NoSuchObject, ObjectInfo
+from kms.envelope import ObjectCipher
 
 CHUNK = 1024 * 1024
 
 
 class FolderObjectStore:
-    def __init__(self, root: Path, bucket: str = "inventory-local") -> None:
+    def __init__(self, root: Path, bucket: str = "inventory-local", cipher: ObjectCipher | None = None) -> None:
         self.root = root
         self.bucket = bucket
+        # With a cipher every object is stored sealed (kms.envelope) and only ever decrypted in memory.
+        self.cipher = cipher
         # Called after each put, as S3 notifies EventBridge (the local wiring publishes an event).
         self.on_put: Callable[[ObjectInfo], None] | None = None
         root.mkdir(parents=True, exist_ok=True)
@@ -34,15 +37,19 @@ class FolderObjectStore:
         # Write beside the target and rename, so a reader never sees half an object.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
+            etag = hashlib.sha256(data).hexdigest()
             with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
+                if self.cipher is not None:
+                    fh.write(self.cipher.encrypt(key, data, {"sha256": etag, "size": len(data)}))
+                else:
+                    fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        info = self._info(key, path, hashlib.sha256(data).hexdigest())
+        info = ObjectInfo(key, len(data), etag, self._modified(path))
         if self.on_put is not None:
             self.on_put(info)
         return info
@@ -51,6 +58,11 @@ class FolderObjectStore:
         path = self._path(key)
         if not path.is_file():
             return None
+        if self.cipher is not None:
+            with path.open("rb") as fh:
+                head = fh.read(64 * 1024)
+            header = self.cipher.read_header(head, key).header
+            return ObjectInfo(key, int(str(header["size"])), str(header["sha256"]), self._modified(path))
         digest = hashlib.sha256()
         with path.open("rb") as fh:
             while chunk := fh.read(CHUNK):
@@ -58,13 +70,15 @@ class FolderObjectStore:
         return self._info(key, path, digest.hexdigest())
 
     def read(self, key: str) -> bytes:
-        path = self._path(key)
-        try:
-            return path.read_bytes()
-        except FileNotFoundError:
-            raise NoSuchObject(key) from None
+        return b"".join(self.stream(key))
 
     def stream(self, key: str) -> Iterator[bytes]:
+        raw = self._raw_stream(key)
+        if self.cipher is None:
+            return raw
+        return self.cipher.decrypt_stream(key, raw)
+
+    def _raw_stream(self, key: str) -> Iterator[bytes]:
         path = self._path(key)
         try:
             fh = path.open("rb")
@@ -86,5 +100,42 @@ class FolderObjectStore:
                     yield info
 
     def _info(self, key: str, path: Path, etag: str) -> ObjectInfo:
-        stat = path.stat()
-        return ObjectInfo(key, stat.st_size, etag, datetime.fromtimestamp(stat.st_mtime, UTC))
+        return ObjectInfo(key, path.stat().st_size, etag, self._modified(path))
+
+    @staticmethod
+    def _modified(path: Path) -> datetime:
+        return datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+    def rewrap_all(self) -> int:
+        """Re-wrap every object's data key under the active master key; the ciphertext is untouched and
+        each file is replaced atomically, so readers never see a half-written object."""
+        if self.cipher is None:
+            return 0
+        count = 0
+        base = self.root.resolve()
+        for path in sorted(p for p in base.rglob("*") if p.is_file() and not p.name.startswith(".upload-")):
+            rewrap_file(self.cipher, path, path.relative_to(base).as_posix())
+            count += 1
+        return count
+
+
+def rewrap_file(cipher: ObjectCipher, path: Path, context: str) -> None:
+    with path.open("rb") as src:
+        head = src.read(64 * 1024)
+        sealed = cipher.read_header(head, context)
+        new_header = cipher.rewrap(context, head)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
+        try:
+            with os.fdopen(fd, "wb") as dst:
+                dst.write(new_header)
+                src.seek(sealed.body_offset)
+                while chunk := src.read(CHUNK):
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            stat = path.stat()
+            os.utime(tmp, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # the object's time stays its arrival time
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import email
-import sqlite3
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.local.mailer import OutboxMailer
 from adapters.settings import Settings
 from local.delivery import run_until_idle
 from local.wiring import LocalRuntime, bootstrap
@@ -48,8 +48,8 @@ def alerts(rt: LocalRuntime) -> list[tuple[str, str, str, int, int]]:
 
 
 def mails(rt: LocalRuntime) -> list[email.message.Message]:
-    outbox = rt.ports.settings.home / "outbox"
-    return [email.message_from_bytes(p.read_bytes()) for p in sorted(outbox.glob("*.eml"))] if outbox.exists() else []
+    assert isinstance(rt.ports.mailer, OutboxMailer)
+    return [email.message_from_bytes(data) for _, data in rt.ports.mailer.messages()]
 
 
 T = "2021-02-15T12:00:00.000+01:00"
@@ -267,7 +267,7 @@ def test_a_crash_at_any_point_then_a_rerun_applies_every_file_once(
 
     rt.db.conn.set_progress_handler(crash, every)
     # when the "crash" hits the delivery bookkeeping itself, the process would have died there
-    with contextlib.suppress(sqlite3.OperationalError):
+    with contextlib.suppress(rt.db.errors.OperationalError):
         run_until_idle(rt.ports, rt.bus)
     rt.db.conn.set_progress_handler(None, 0)
     rt.close()
@@ -279,7 +279,8 @@ def test_a_crash_at_any_point_then_a_rerun_applies_every_file_once(
 
     paths = []
     for key in (inv_key(1), inv_key(2)):
-        paths.append(home / "bucket" / key)
+        paths.append(home / key.replace("/", "_"))
+        paths[-1].write_bytes(files[key])
     expected = levels(paths)
     got = {
         (r["warehouse"], r["item_id"]): r["level"]
