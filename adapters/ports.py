@@ -10,6 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Literal, Protocol
 
 from adapters.settings import Settings
@@ -29,7 +30,9 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     bucket: str
 
-    def put(self, key: str, data: bytes) -> ObjectInfo: ...
+    def put(self, key: str, data: bytes | Path) -> ObjectInfo:
+        """Store bytes, or a file's content read in chunks (large files never sit in memory whole)."""
+        ...
 
     def head(self, key: str) -> ObjectInfo | None: ...
 
@@ -176,9 +179,11 @@ class StockTable(Protocol):
 
     # -- stock
     def apply_file(
-        self, key: str, deltas: Sequence[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
+        self, key: str, deltas: Iterable[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
     ) -> list[PairOutcome] | None:
-        """Apply one file's changes exactly once; None when the file was already applied."""
+        """Apply one file's changes exactly once; None when the file was already applied.
+
+        `deltas` may be a one-shot iterator (ingest drains its per-pair sums into it to save memory)."""
         ...
 
     def set_thresholds(self, key: str, thresholds: dict[str, int]) -> list[tuple[str, int, int]] | None:

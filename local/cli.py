@@ -108,7 +108,7 @@ def put(
         uploads = [(path, key or key_for_upload(path.name, datetime.now(UTC).date()))]
     stored = []
     for file_path, file_key in uploads:
-        info = upload(st.ports(), file_key, file_path.read_bytes())
+        info = upload(st.ports(), file_key, file_path)
         stored.append({"key": info.key, "size": info.size, "etag": info.etag})
     from local.output import emit
 

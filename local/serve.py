@@ -70,7 +70,7 @@ class Server:
                 continue
             key = path.relative_to(self.inbox).as_posix()
             try:
-                upload(self.runtime.ports, key, path.read_bytes())
+                upload(self.runtime.ports, key, path)
             except (BadKey, FileConflict) as exc:
                 self._set_aside(path, key, str(exc))
                 continue

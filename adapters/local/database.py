@@ -18,7 +18,7 @@ CREATE TABLE IF NOT EXISTS stock (
     warehouse TEXT NOT NULL,
     item_id TEXT NOT NULL,
     item_name TEXT NOT NULL,
-    name_time TEXT NOT NULL,
+    name_time INTEGER NOT NULL,  -- microseconds since the epoch of the row that named the item
     level INTEGER NOT NULL,
     below INTEGER NOT NULL DEFAULT 0,  -- alert state: 1 once an alert fired, until the pair recovers
     PRIMARY KEY (warehouse, item_id)
@@ -91,6 +91,10 @@ CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (status) WHERE status =
 def iso(ts: datetime) -> str:
     """Fixed-width UTC text, so timestamps sort and compare as strings."""
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def micros(ts: datetime) -> int:
+    return round(ts.timestamp() * 1_000_000)
 
 
 def parse_iso(text: str) -> datetime:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
+from adapters.content import content_digest, file_chunks
 from adapters.ports import NoSuchObject, ObjectInfo
 from kms.envelope import ObjectCipher
 
@@ -31,25 +32,26 @@ class FolderObjectStore:
             raise ValueError(f"key escapes the bucket: {key!r}")
         return path
 
-    def put(self, key: str, data: bytes) -> ObjectInfo:
+    def put(self, key: str, data: bytes | Path) -> ObjectInfo:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
+        etag, size = content_digest(data)
+        chunks: Iterable[bytes] = [data] if isinstance(data, bytes) else file_chunks(data)
         # Write beside the target and rename, so a reader never sees half an object.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
         try:
-            etag = hashlib.sha256(data).hexdigest()
             with os.fdopen(fd, "wb") as fh:
                 if self.cipher is not None:
-                    fh.write(self.cipher.encrypt(key, data, {"sha256": etag, "size": len(data)}))
-                else:
-                    fh.write(data)
+                    chunks = self.cipher.encrypt_stream(key, chunks, {"sha256": etag, "size": size})
+                for chunk in chunks:
+                    fh.write(chunk)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-        info = ObjectInfo(key, len(data), etag, self._modified(path))
+        info = ObjectInfo(key, size, etag, self._modified(path))
         if self.on_put is not None:
             self.on_put(info)
         return info

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any
 
-from adapters.local.database import Database, iso, parse_iso
+from adapters.local.database import Database, iso, micros, parse_iso
 from adapters.ports import (
     AlertState,
     Arrival,
@@ -104,7 +104,7 @@ class SqliteStockTable:
     # ------------------------------------------------------------------ stock
 
     def apply_file(
-        self, key: str, deltas: Sequence[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
+        self, key: str, deltas: Iterable[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
     ) -> list[PairOutcome] | None:
         with self.db.transaction() as conn:
             row = conn.execute("SELECT status FROM files WHERE key = ?", (key,)).fetchone()
@@ -112,12 +112,12 @@ class SqliteStockTable:
                 return None
             conn.execute(
                 "CREATE TEMP TABLE IF NOT EXISTS delta (warehouse TEXT, item_id TEXT, item_name TEXT, "
-                "name_time TEXT, change INTEGER, PRIMARY KEY (warehouse, item_id)) WITHOUT ROWID"
+                "name_time INTEGER, change INTEGER, PRIMARY KEY (warehouse, item_id)) WITHOUT ROWID"
             )
             conn.execute("DELETE FROM delta")
             conn.executemany(
                 "INSERT INTO delta VALUES (?, ?, ?, ?, ?)",
-                ((d.warehouse, d.item_id, d.item_name, iso(d.name_time), d.change) for d in deltas),
+                ((d.warehouse, d.item_id, d.item_name, micros(d.name_time), d.change) for d in deltas),
             )
             params = {"default": self.default_threshold}
             # Read the state before the change once, set-based, then apply the whole file in one upsert.

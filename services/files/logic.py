@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
+from adapters.content import content_digest
 from adapters.ports import ObjectInfo, Ports
 from events import Envelope, deterministic_id, new_event
 from events.models import FileArrived, FileRejected
@@ -18,7 +19,7 @@ class FileConflict(Exception):
     """Different content under a key that already holds a file."""
 
 
-def upload(ports: Ports, key: str, data: bytes) -> ObjectInfo:
+def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
     """Store a file under its key (the local runtime's `put`); the object store then announces it.
 
     Putting the same content again is harmless; different content under a used key is refused and
@@ -26,7 +27,7 @@ def upload(ports: Ports, key: str, data: bytes) -> ObjectInfo:
     """
     key = normalize_key(key)
     kind = classify_key(key)
-    etag = hashlib.sha256(data).hexdigest()
+    etag = content_digest(data)[0]
     known = ports.table.file(key)
     existing = ports.objects.head(key) if known is None else None
     old_etag = known.etag if known is not None else (existing.etag if existing is not None else None)

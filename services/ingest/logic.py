@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
 from adapters.ports import BadRowRecord, FileStats, PairDelta, PairOutcome, Ports
 from events import Envelope, new_event
-from events.batching import chunk_by_size
+from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_raw_event
 from events.models import FileArrived, FileRejected
 from services.ingest.parsing import BadRow, UnusableFile, parse_inventory
@@ -63,20 +65,23 @@ def handle(ports: Ports, event: Envelope) -> None:
     except UnusableFile as exc:
         reject_file(ports, key, "unreadable", str(exc), event.id)
         return
-    deltas = [
-        PairDelta(warehouse, item_id, name, name_time, change)
-        for (warehouse, item_id), (change, name, name_time) in parsed.pairs.items()
-    ]
     stats = FileStats(good_rows=parsed.good_rows, bad_rows=len(parsed.bad_rows), applied_total=parsed.total)
     with ports.table.transaction():
         if not ports.table.first_delivery("ingest", event.id):
             return
-        outcomes = ports.table.apply_file(key, deltas, parsed.bad_rows, stats)
+        outcomes = ports.table.apply_file(key, drain(parsed.pairs), parsed.bad_rows, stats)
         if outcomes is None:
             return
         ports.bus.publish(stock_changed_events(key, outcomes, event.time))
         if parsed.bad_rows:
             ports.bus.publish(bad_rows_events(key, parsed.bad_rows, stats, event.time))
+
+
+def drain(pairs: dict[tuple[str, str], list[Any]]) -> Iterator[PairDelta]:
+    """Hand the per-pair sums over one by one, freeing each as it goes (a big file has ~250k pairs)."""
+    while pairs:
+        (warehouse, item_id), (change, name, name_time) = pairs.popitem()
+        yield PairDelta(warehouse, item_id, name, name_time, change)
 
 
 def reject_file(ports: Ports, key: str, reason: str, message: str, cause_id: str) -> None:
@@ -88,32 +93,53 @@ def reject_file(ports: Ports, key: str, reason: str, message: str, cause_id: str
         ports.bus.publish([new_event(detail, source=SOURCE, id_parts=(key, reason))])
 
 
-def stock_changed_events(key: str, outcomes: list[PairOutcome], time: datetime) -> list[Envelope]:
-    pairs = [
-        {
-            "warehouse": o.warehouse,
-            "item_id": o.item_id,
-            "item_name": o.item_name,
-            "change": o.change,
-            "level": o.level,
-            "threshold": o.threshold,
-            "was_below": o.was_below,
-        }
-        for o in outcomes
-    ]
-    chunks = list(chunk_by_size(pairs))
-    return [
-        # Plain data, not models: the pairs come straight from the table and validating 250k of them
-        # would cost seconds; tests check these events against the StockChanged model.
-        new_raw_event(
+def _pair(o: PairOutcome) -> dict[str, Any]:
+    return {
+        "warehouse": o.warehouse,
+        "item_id": o.item_id,
+        "item_name": o.item_name,
+        "change": o.change,
+        "level": o.level,
+        "threshold": o.threshold,
+        "was_below": o.was_below,
+    }
+
+
+# A pair's JSON without its three strings: keys, punctuation, and room for three 20-digit numbers.
+_PAIR_OVERHEAD = len(json.dumps(_pair(PairOutcome("", "", "", 0, 0, 0, False)))) - 3 + 3 * 20 + 5
+
+
+def _pair_size(o: PairOutcome) -> int:
+    """An upper bound of len(json.dumps(_pair(o))) without serialising: this runs for every pair."""
+    size = _PAIR_OVERHEAD
+    for text in (o.warehouse, o.item_id, o.item_name):
+        if text.isascii() and text.isprintable():
+            size += len(text) + text.count('"') + text.count("\\")
+        else:
+            size += len(json.dumps(text))
+    return size
+
+
+def stock_changed_events(key: str, outcomes: list[PairOutcome], time: datetime) -> Iterator[Envelope]:
+    """The file's new levels as StockChanged batches, built one at a time: a file can touch ~250k pairs."""
+    bounds = chunk_counts([_pair_size(o) for o in outcomes])
+    start = 0
+    for n, count in enumerate(bounds, start=1):
+        # Plain data, not models: validating 250k pairs would cost seconds; tests check these events
+        # against the StockChanged model.
+        yield new_raw_event(
             "StockChanged",
-            {"file_key": key, "batch": n, "batches": len(chunks), "pairs": chunk},
+            {
+                "file_key": key,
+                "batch": n,
+                "batches": len(bounds),
+                "pairs": [_pair(o) for o in outcomes[start : start + count]],
+            },
             source=SOURCE,
             id_parts=(key, n),
             time=time,
         )
-        for n, chunk in enumerate(chunks, start=1)
-    ]
+        start += count
 
 
 def bad_rows_events(key: str, bad_rows: list[BadRowRecord], stats: FileStats, time: datetime) -> list[Envelope]:
