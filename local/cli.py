@@ -10,7 +10,6 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 
 if TYPE_CHECKING:
@@ -244,9 +243,9 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="inventory", standalone_mode=False)
-    except (typer.Exit, click.exceptions.Exit) as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except (typer.Abort, click.exceptions.Abort):
+    except typer.Abort:
         sys.stderr.write("aborted\n")
         sys.exit(130)
     except KeyboardInterrupt:
