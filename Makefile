@@ -36,3 +36,6 @@ schemas: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache cdk.out
+
+bench: $(STAMP)
+	$(PY) bench/run.py

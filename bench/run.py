@@ -1,0 +1,229 @@
+"""`make bench`: each target measured against a baseline taken in the same run, printed as one table.
+
+Not tests: these machines are shared and noisy, so targets are ratios to a baseline measured right
+beside them, each the median of several runs. The latest table goes to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+QUICK = os.environ.get("BENCH_QUICK") == "1"  # smaller data, for trying the harness itself
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float
+    unit: str
+    baseline: float | None
+    target: str
+    passed: bool
+    note: str = ""
+
+    @property
+    def ratio(self) -> str:
+        return f"{self.value / self.baseline:.2f}" if self.baseline else "-"
+
+
+def median_of(runs: int, fn: Callable[[], float]) -> float:
+    return statistics.median(fn() for _ in range(runs))
+
+
+def run_child(args: list[str], env: dict[str, str]) -> tuple[float, int]:
+    """Wall seconds and peak RSS (KB) of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    elapsed = time.perf_counter() - started
+    if status != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+    return elapsed, usage.ru_maxrss
+
+
+BASELINE_SCRIPT = """
+import csv, sys
+sums = {}
+with open(sys.argv[1], newline="", encoding="utf-8-sig") as fh:
+    rows = csv.reader(fh, delimiter="\\t")
+    next(rows)
+    for row in rows:
+        key = (row[1], row[2])
+        sums[key] = sums.get(key, 0) + int(row[4])
+print(len(sums))
+"""
+
+
+def bench_ingest(work: Path, env: dict[str, str]) -> list[Figure]:
+    rows = 100_000 if QUICK else 1_000_000
+    data = work / "data"
+    subprocess.run(
+        [
+            str(BIN / "inventory"),
+            "generate",
+            "--out",
+            str(data),
+            "--files",
+            "1",
+            "--rows",
+            str(rows),
+            "--warehouses",
+            "50",
+            "--items",
+            "5000",
+            "--no-thresholds",
+            "--seed",
+            "11",
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    (path,) = list(data.rglob("*_inventory.csv"))
+    key = path.relative_to(data).as_posix()
+    baseline = median_of(3, lambda: run_child([sys.executable, "-c", BASELINE_SCRIPT, str(path)], env)[0])
+    peaks: list[int] = []
+
+    def once() -> float:
+        home = work / f"home-{time.monotonic_ns()}"
+        run_env = dict(env, INVENTORY_HOME=str(home))
+        put_s, put_rss = run_child([str(BIN / "inventory"), "put", str(path), "--key", key], run_env)
+        proc_s, proc_rss = run_child([str(BIN / "inventory"), "process"], run_env)
+        peaks.extend([put_rss, proc_rss])
+        shutil.rmtree(home)
+        return put_s + proc_s
+
+    value = median_of(3, once)
+    peak_mb = max(peaks) / 1024
+    return [
+        Figure(
+            f"ingest {rows:,} rows: put + process",
+            value,
+            "s",
+            baseline,
+            "≤ 2× baseline",
+            value <= 2 * baseline,
+            "baseline: csv module + dict sum, no checks, no persistence",
+        ),
+        Figure("ingest peak RSS (put, process)", peak_mb, "MB", None, "< 250 MB", peak_mb < 250),
+    ]
+
+
+def bench_reports(work: Path) -> list[Figure]:
+    from datetime import UTC, datetime
+
+    from adapters.ports import FileStats, PairDelta
+    from adapters.settings import Settings
+    from local.wiring import bootstrap
+    from services.reports.logic import item_report, restock_report, warehouse_report
+
+    sizes = [10_000, 100_000] if QUICK else [10_000, 100_000, 1_000_000]
+    now = datetime.now(UTC)
+    figures: list[Figure] = []
+    curve: dict[str, list[float]] = {"warehouse": [], "warehouse --min-level": [], "item": [], "restock": []}
+    home = work / "reports-home"
+    rt = bootstrap(Settings(home=home))
+    loaded = 0
+    items_per_warehouse = 1000
+    for target in sizes:
+        batch = []
+        for n in range(loaded, target):
+            # 1,000 items per warehouse; a fixed 100 pairs below the default threshold whatever the size,
+            # because the restock list is what purchasing works through, not a dump of the table
+            level = 5 if n < sizes[0] and n % (sizes[0] // 100) == 0 else 10 + (n * 7919) % 1000
+            batch.append(
+                PairDelta(f"W{n // items_per_warehouse:05d}", f"i{n % items_per_warehouse:05d}", "name", now, level)
+            )
+        rt.ports.table.apply_file(f"bench/{target}", batch, [], FileStats())
+        loaded = target
+        warehouses = target // items_per_warehouse
+        queries = {
+            "warehouse": lambda i: warehouse_report(rt.ports.table, f"W{i % warehouses:05d}"),
+            "warehouse --min-level": lambda i: warehouse_report(rt.ports.table, f"W{i % warehouses:05d}", 900),
+            "item": lambda i: item_report(rt.ports.table, f"i{i % items_per_warehouse:05d}"),
+            "restock": lambda i: restock_report(rt.ports.table),
+        }
+        for name, query in queries.items():
+            samples = []
+            for i in range(200 if name != "restock" else 30):
+                started = time.perf_counter()
+                query(i)
+                samples.append(time.perf_counter() - started)
+            samples.sort()
+            curve[name].append(samples[int(len(samples) * 0.99) - 1] * 1000)
+    for name, values in curve.items():
+        p99 = values[-1]
+        flat = values[-1] <= max(3 * values[0], values[0] + 2)
+        figures.append(
+            Figure(
+                f"report {name} p99 at {sizes[-1]:,} pairs",
+                p99,
+                "ms",
+                None,
+                "< 10 ms, flat",
+                p99 < 10 and flat,
+                "curve "
+                + " → ".join(f"{v:.2f}" for v in values)
+                + f" ms for {', '.join(f'{s:,}' for s in sizes)} pairs",
+            )
+        )
+    rt.close()
+    return figures
+
+
+def bench_cli_startup(env: dict[str, str]) -> list[Figure]:
+    value = median_of(7, lambda: run_child([str(BIN / "inventory"), "--help"], env)[0])
+    baseline = median_of(7, lambda: run_child([sys.executable, "-c", "pass"], env)[0])
+    return [Figure("inventory --help", value, "s", baseline, "< 0.3 s", value < 0.3, "baseline: python -c pass")]
+
+
+def render(figures: list[Figure]) -> str:
+    lines = [
+        "| figure | value | baseline | ratio | target | result | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        baseline = f"{f.baseline:.3f} {f.unit}" if f.baseline is not None else "-"
+        lines.append(
+            f"| {f.name} | {f.value:.3f} {f.unit} | {baseline} | {f.ratio} | {f.target} | "
+            f"{'pass' if f.passed else 'FAIL'} | {f.note} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="inventory-bench-"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("INVENTORY_")}
+    env["XDG_CONFIG_HOME"] = str(work / "config")
+    os.environ["XDG_CONFIG_HOME"] = env["XDG_CONFIG_HOME"]
+    figures: list[Figure] = []
+    try:
+        figures += bench_cli_startup(env)
+        figures += bench_reports(work)
+        figures += bench_ingest(work, env)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    table = render(figures)
+    print(table)
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    (ROOT / "bench" / "RESULTS.md").write_text(
+        f"# Benchmark results\n\nLatest `make bench` on a 2-core machine, {stamp}"
+        f"{' (BENCH_QUICK)' if QUICK else ''}. Medians of several runs; baselines measured in the same run.\n\n"
+        + table
+        + "\n"
+    )
+
+
+if __name__ == "__main__":
+    main()
