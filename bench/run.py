@@ -149,8 +149,8 @@ def bench_reports(work: Path) -> list[Figure]:
         loaded = target
         warehouses = target // items_per_warehouse
         queries = {
-            "warehouse": lambda i: warehouse_report(rt.ports.table, f"W{i % warehouses:05d}"),
-            "warehouse --min-level": lambda i: warehouse_report(rt.ports.table, f"W{i % warehouses:05d}", 900),
+            "warehouse": lambda i, w=warehouses: warehouse_report(rt.ports.table, f"W{i % w:05d}"),
+            "warehouse --min-level": lambda i, w=warehouses: warehouse_report(rt.ports.table, f"W{i % w:05d}", 900),
             "item": lambda i: item_report(rt.ports.table, f"i{i % items_per_warehouse:05d}"),
             "restock": lambda i: restock_report(rt.ports.table),
         }
