@@ -148,7 +148,7 @@ def bench_reports(work: Path) -> list[Figure]:
         rt.ports.table.apply_file(f"bench/{target}", batch, [], FileStats())
         loaded = target
         warehouses = target // items_per_warehouse
-        queries = {
+        queries: dict[str, Callable[[int], object]] = {
             "warehouse": lambda i, w=warehouses: warehouse_report(rt.ports.table, f"W{i % w:05d}"),
             "warehouse --min-level": lambda i, w=warehouses: warehouse_report(rt.ports.table, f"W{i % w:05d}", 900),
             "item": lambda i: item_report(rt.ports.table, f"i{i % items_per_warehouse:05d}"),
