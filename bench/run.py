@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -126,7 +127,6 @@ def bench_reports(work: Path) -> list[Figure]:
     from adapters.ports import FileStats, PairDelta
     from adapters.settings import Settings
     from local.wiring import bootstrap
-    from services.reports.logic import item_report, restock_report, warehouse_report
 
     sizes = [10_000, 100_000] if QUICK else [10_000, 100_000, 1_000_000]
     now = datetime.now(UTC)
@@ -148,13 +148,7 @@ def bench_reports(work: Path) -> list[Figure]:
         rt.ports.table.apply_file(f"bench/{target}", batch, [], FileStats())
         loaded = target
         warehouses = target // items_per_warehouse
-        queries: dict[str, Callable[[int], object]] = {
-            "warehouse": lambda i, w=warehouses: warehouse_report(rt.ports.table, f"W{i % w:05d}"),
-            "warehouse --min-level": lambda i, w=warehouses: warehouse_report(rt.ports.table, f"W{i % w:05d}", 900),
-            "item": lambda i: item_report(rt.ports.table, f"i{i % items_per_warehouse:05d}"),
-            "restock": lambda i: restock_report(rt.ports.table),
-        }
-        for name, query in queries.items():
+        for name, query in report_queries(rt.ports.table, warehouses, items_per_warehouse).items():
             samples = []
             for i in range(200 if name != "restock" else 30):
                 started = time.perf_counter()
@@ -180,6 +174,17 @@ def bench_reports(work: Path) -> list[Figure]:
         )
     rt.close()
     return figures
+
+
+def report_queries(table: Any, warehouses: int, items: int) -> dict[str, Callable[[int], object]]:
+    from services.reports.logic import item_report, restock_report, warehouse_report
+
+    return {
+        "warehouse": lambda i: warehouse_report(table, f"W{i % warehouses:05d}"),
+        "warehouse --min-level": lambda i: warehouse_report(table, f"W{i % warehouses:05d}", 900),
+        "item": lambda i: item_report(table, f"i{i % items:05d}"),
+        "restock": lambda i: restock_report(table),
+    }
 
 
 def bench_cli_startup(env: dict[str, str]) -> list[Figure]:
