@@ -24,7 +24,11 @@ MAX_URL = 8192
 
 
 def http_api_event(
-    method: str, target: str, headers: dict[str, str] | None = None, body: bytes = b"", source_ip: str = "127.0.0.1"
+    method: str,
+    target: str,
+    headers: dict[str, str] | None = None,
+    body: bytes = b"",
+    source_ip: str = "127.0.0.1",
 ) -> dict[str, Any]:
     """The API Gateway HTTP API (payload 2.0) event for one request; `target` is path plus query."""
     parts = urlsplit(target)
@@ -95,6 +99,7 @@ class ReportsServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{host}:{port}"
 
 
@@ -106,15 +111,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.perf_counter()
         if len(self.path) > MAX_URL:
-            self._write(414, {"content-type": "application/json"}, b'{"statusCode":414,"message":"URI too long"}')
+            self._write(
+                414, {"content-type": "application/json"}, b'{"statusCode":414,"message":"URI too long"}'
+            )
             return
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_BODY:
-            self._write(413, {"content-type": "application/json"}, b'{"statusCode":413,"message":"body too large"}')
+            self._write(
+                413, {"content-type": "application/json"}, b'{"statusCode":413,"message":"body too large"}'
+            )
             self.close_connection = True
             return
         body = self.rfile.read(length) if length > 0 else b""
-        event = http_api_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+        event = http_api_event(
+            self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
+        )
         with self.server.resolver_lock:
             result = self.server.app.resolve(event, _LambdaContext())  # type: ignore[arg-type]
         payload = result.get("body") or ""
@@ -127,7 +138,9 @@ class _Handler(BaseHTTPRequestHandler):
             elapsed = (time.perf_counter() - started) * 1000
             self.log_message('"%s" %s %.1f ms', self.requestline, result.get("statusCode"), elapsed)
 
-    def _write(self, status: int, headers: dict[str, str], data: bytes, cookies: list[str] | None = None) -> None:
+    def _write(
+        self, status: int, headers: dict[str, str], data: bytes, cookies: list[str] | None = None
+    ) -> None:
         self.send_response(status)
         for key, value in headers.items():
             if key not in ("content-length", "connection", "transfer-encoding"):
@@ -147,7 +160,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_DELETE = _handle
     do_OPTIONS = _handle
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+    def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:
             super().log_message(format, *args)
 

@@ -41,7 +41,7 @@ STATIC_FILES = ("index.html", "app.js", "style.css")
 
 
 class ErrorBody(BaseModel):
-    statusCode: int  # noqa: N815 - the shape Powertools uses for its own 404/422 bodies
+    statusCode: int
     message: str
 
 
@@ -132,7 +132,9 @@ def _error(status: HTTPStatus, message: str) -> Response[Any]:
     )
 
 
-def _csv(rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: dict[str, str] | None = None) -> Response[Any]:
+def _csv(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], headers: dict[str, str] | None = None
+) -> Response[Any]:
     return Response(
         status_code=200,
         content_type="text/csv; charset=utf-8",
@@ -150,7 +152,9 @@ def _json(data: Any, headers: dict[str, str] | None = None) -> Response[Any]:
     )
 
 
-def _responses(model: type[BaseModel], csv: bool = False, extra: Sequence[int] = ()) -> dict[int, OpenAPIResponse]:
+def _responses(
+    model: type[BaseModel], csv: bool = False, extra: Sequence[int] = ()
+) -> dict[int, OpenAPIResponse]:
     content: dict[str, Any] = {"application/json": {"model": model}}
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
@@ -253,8 +257,18 @@ def create_app(
         result = item_report(table(), item_id)
         if fmt == "csv":
             # The same rows as `inventory report item --format csv`: the split, then a TOTAL line.
-            rows = [{"item_id": result["item_id"], "item_name": result["item_name"], **w} for w in result["warehouses"]]
-            rows.append({"item_id": result["item_id"], "item_name": result["item_name"], "warehouse": "TOTAL", "level": result["total"]})
+            rows = [
+                {"item_id": result["item_id"], "item_name": result["item_name"], **w}
+                for w in result["warehouses"]
+            ]
+            rows.append(
+                {
+                    "item_id": result["item_id"],
+                    "item_name": result["item_name"],
+                    "warehouse": "TOTAL",
+                    "level": result["total"],
+                }
+            )
             return _csv(rows, ["item_id", "item_name", "warehouse", "level"])
         return _json(result)
 
