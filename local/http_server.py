@@ -152,13 +152,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(data)
 
-    do_GET = _handle
-    do_HEAD = _handle
-    do_POST = _handle
-    do_PUT = _handle
-    do_PATCH = _handle
-    do_DELETE = _handle
-    do_OPTIONS = _handle
+    def __getattr__(self, name: str) -> Any:
+        # Every method goes to the resolver, as API Gateway's $default route sends any method to the
+        # Lambda; the resolver answers 405 (with Allow) or 404, never the stdlib's HTML 501.
+        if name.startswith("do_"):
+            return self._handle
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         if not self.server.quiet:

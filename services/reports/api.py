@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
@@ -32,8 +33,9 @@ from services.reports.logic import NotFound, item_report, restock_report, wareho
 
 MAX_TEXT = 200
 MAX_LIMIT = 1000
-INT64_MIN = -(2**63)
-INT64_MAX = 2**63 - 1
+# Well inside int64 (SQLite's and DynamoDB's integers) and exactly representable as a double, so a client
+# that reads the OpenAPI bounds as JSON numbers (JavaScript, schemathesis) gets them exactly.
+LEVEL_BOUND = 10**18
 ROW_COLUMNS = ["warehouse", "item_id", "item_name", "level", "threshold", "below"]
 STATIC_FILES = ("index.html", "app.js", "style.css")
 
@@ -181,6 +183,12 @@ class ReportsResolver(APIGatewayHttpResolver):
     def _convert_matches_into_route_keys(self, match: Match[str]) -> dict[str, str]:
         return {key: unquote(value, errors="replace") for key, value in match.groupdict().items()}
 
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods some route accepts for this path: a wrong method gets 405 with Allow, not 404."""
+        path = self._remove_prefix(path)
+        routes = self._static_routes + self._dynamic_routes
+        return sorted({r.method for r in routes if r.rule.match(path)})
+
 
 # ------------------------------------------------------------------------------------------ the app
 
@@ -198,7 +206,26 @@ def create_app(
 
     @app.exception_handler(NotFoundError)
     def no_route(_exc: NotFoundError) -> Response[Any]:
+        allowed = app.allowed_methods(app.current_event.path)
+        if allowed:
+            response = _error(HTTPStatus.METHOD_NOT_ALLOWED, f"use {', '.join(allowed)}")
+            response.headers["Allow"] = ", ".join(allowed)
+            return response
         return _error(HTTPStatus.NOT_FOUND, "no such resource")
+
+    @app.exception_handler(RequestValidationError)
+    def invalid(exc: RequestValidationError) -> Response[Any]:
+        # Powertools' default body drops "msg", which its own OpenAPI schema requires. Pydantic's messages
+        # name the rule that failed ("Input should be less than or equal to 1000"), never the input.
+        detail = [
+            {"loc": list(e["loc"]), "msg": str(e.get("msg", "")), "type": e["type"]} for e in exc.errors()
+        ]
+        first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
+        message = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+        body = {"statusCode": 422, "message": message, "detail": detail}
+        return Response(
+            status_code=422, content_type="application/json", body=json.dumps(body, ensure_ascii=False)
+        )
 
     @app.exception_handler(BadRequest)
     def bad_request(exc: BadRequest) -> Response[Any]:
@@ -230,9 +257,11 @@ def create_app(
     )
     def warehouse_items(
         name: Annotated[str, Path(min_length=1, max_length=MAX_TEXT)],
-        min_level: Annotated[int | None, Query(ge=INT64_MIN, le=INT64_MAX)] = None,
+        min_level: Annotated[int | None, Query(ge=-LEVEL_BOUND, le=LEVEL_BOUND)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
-        cursor: Annotated[str | None, Query(min_length=1, max_length=2 * MAX_TEXT)] = None,
+        cursor: Annotated[
+            str | None, Query(min_length=1, max_length=4 * MAX_TEXT, pattern=r"^[A-Za-z0-9_-]+$")
+        ] = None,
         fmt: FormatQuery = "json",
     ) -> Response[Any]:
         after = decode_cursor(cursor) if cursor is not None else None
