@@ -97,6 +97,8 @@ class PairHistory(BaseModel):
 
 # ------------------------------------------------------------------------------------------ helpers
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # the characters ingest refuses in an item id
+
 
 class BadRequest(ValueError):
     pass
@@ -121,7 +123,8 @@ def decode_cursor(cursor: str) -> str:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequest("cursor is not one this API issued") from None
     # Only the canonical spelling round-trips, so a cursor is never two things at once.
-    if not item_id or encode_cursor(item_id) != cursor:
+    # Item ids never hold control characters (ingest rejects such rows), so neither does a real cursor.
+    if not item_id or _CONTROL.search(item_id) or encode_cursor(item_id) != cursor:
         raise BadRequest("cursor is not one this API issued")
     return item_id
 
