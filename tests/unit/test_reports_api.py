@@ -172,7 +172,10 @@ def test_item_total_with_split(app: ReportsResolver, table: SqliteStockTable) ->
 def test_restock_equals_the_report(app: ReportsResolver, table: SqliteStockTable) -> None:
     data = get_json(app, "/restock")
     assert data == {"items": restock_report(table)}
-    assert {(r["warehouse"], r["item_id"]) for r in data["items"]} >= {("Berlin 1", "i000"), ("Köln 2", "evil")}
+    assert {(r["warehouse"], r["item_id"]) for r in data["items"]} >= {
+        ("Berlin 1", "i000"),
+        ("Köln 2", "evil"),
+    }
 
 
 @pytest.mark.parametrize(
