@@ -9,12 +9,15 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+# The console script, not `python -m local.cli`: run as __main__, the CLI module would exist twice and
+# subcommand modules would see a different State class.
+INVENTORY = str(Path(sys.executable).with_name("inventory"))
 
 
 def inventory(home: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run the `inventory` CLI in a subprocess against `home`."""
     return subprocess.run(
-        [sys.executable, "-m", "local.cli", "--home", str(home), *args],
+        [INVENTORY, "--home", str(home), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
