@@ -203,8 +203,8 @@ function drawChart(data, threshold) {
   }
   svg("line", { x1: left, x2: left, y1: top, y2: height - bottom, class: "axis" }, root);
   svg("line", { x1: left, x2: width - right, y1: height - bottom, y2: height - bottom, class: "axis" }, root);
-  for (const t of [t0, (t0 + t1) / 2, t1]) {
-    const label = svg("text", { x: x(t), y: height - bottom + 16, "text-anchor": "middle" }, root);
+  for (const [t, anchor] of [[t0, "start"], [(t0 + t1) / 2, "middle"], [t1, "end"]]) {
+    const label = svg("text", { x: x(t), y: height - bottom + 16, "text-anchor": anchor }, root);
     label.textContent = new Date(t).toISOString().slice(0, 16).replace("T", " ") + "Z";
   }
   if (typeof threshold === "number") {
