@@ -9,9 +9,7 @@ import typer
 
 def api(
     ctx: typer.Context,
-    port: Annotated[
-        int, typer.Option("--port", min=0, max=65535, help="TCP port (0 picks a free one).")
-    ] = 8080,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port (0 picks a free one).")] = 8080,
     host: Annotated[
         str,
         typer.Option("--host", help="Address to bind; other than 127.0.0.1 exposes the data to the network."),
@@ -29,9 +27,7 @@ def api(
         server = make_server(st.ports(), host, port, quiet=quiet)
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    sys.stderr.write(
-        f"Reports API and dashboard on {server.url}/  (API docs: {server.url}/docs; Ctrl+C stops)\n"
-    )
+    sys.stderr.write(f"Reports API and dashboard on {server.url}/  (API docs: {server.url}/docs; Ctrl+C stops)\n")
     sys.stderr.flush()
     serve_forever(server)
 

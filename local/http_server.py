@@ -111,21 +111,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         started = time.perf_counter()
         if len(self.path) > MAX_URL:
-            self._write(
-                414, {"content-type": "application/json"}, b'{"statusCode":414,"message":"URI too long"}'
-            )
+            self._write(414, {"content-type": "application/json"}, b'{"statusCode":414,"message":"URI too long"}')
             return
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_BODY:
-            self._write(
-                413, {"content-type": "application/json"}, b'{"statusCode":413,"message":"body too large"}'
-            )
+            self._write(413, {"content-type": "application/json"}, b'{"statusCode":413,"message":"body too large"}')
             self.close_connection = True
             return
         body = self.rfile.read(length) if length > 0 else b""
-        event = http_api_event(
-            self.command, self.path, dict(self.headers.items()), body, self.client_address[0]
-        )
+        event = http_api_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
         with self.server.resolver_lock:
             result = self.server.app.resolve(event, _LambdaContext())  # type: ignore[arg-type]
         payload = result.get("body") or ""
@@ -138,9 +132,7 @@ class _Handler(BaseHTTPRequestHandler):
             elapsed = (time.perf_counter() - started) * 1000
             self.log_message('"%s" %s %.1f ms', self.requestline, result.get("statusCode"), elapsed)
 
-    def _write(
-        self, status: int, headers: dict[str, str], data: bytes, cookies: list[str] | None = None
-    ) -> None:
+    def _write(self, status: int, headers: dict[str, str], data: bytes, cookies: list[str] | None = None) -> None:
         self.send_response(status)
         for key, value in headers.items():
             if key not in ("content-length", "connection", "transfer-encoding"):

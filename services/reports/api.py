@@ -157,9 +157,7 @@ def _json(data: Any, headers: dict[str, str] | None = None) -> Response[Any]:
     )
 
 
-def _responses(
-    model: type[BaseModel], csv: bool = False, extra: Sequence[int] = ()
-) -> dict[int, OpenAPIResponse]:
+def _responses(model: type[BaseModel], csv: bool = False, extra: Sequence[int] = ()) -> dict[int, OpenAPIResponse]:
     content: dict[str, Any] = {"application/json": {"model": model}}
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
@@ -220,15 +218,11 @@ def create_app(
     def invalid(exc: RequestValidationError) -> Response[Any]:
         # Powertools' default body drops "msg", which its own OpenAPI schema requires. Pydantic's messages
         # name the rule that failed ("Input should be less than or equal to 1000"), never the input.
-        detail = [
-            {"loc": list(e["loc"]), "msg": str(e.get("msg", "")), "type": e["type"]} for e in exc.errors()
-        ]
+        detail = [{"loc": list(e["loc"]), "msg": str(e.get("msg", "")), "type": e["type"]} for e in exc.errors()]
         first = detail[0] if detail else {"loc": [], "msg": "invalid request"}
         message = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
         body = {"statusCode": 422, "message": message, "detail": detail}
-        return Response(
-            status_code=422, content_type="application/json", body=json.dumps(body, ensure_ascii=False)
-        )
+        return Response(status_code=422, content_type="application/json", body=json.dumps(body, ensure_ascii=False))
 
     @app.exception_handler(BadRequest)
     def bad_request(exc: BadRequest) -> Response[Any]:
@@ -262,9 +256,7 @@ def create_app(
         name: Annotated[str, Path(min_length=1, max_length=MAX_TEXT)],
         min_level: Annotated[int | None, Query(ge=-LEVEL_BOUND, le=LEVEL_BOUND)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
-        cursor: Annotated[
-            str | None, Query(min_length=1, max_length=4 * MAX_TEXT, pattern=r"^[A-Za-z0-9_-]+$")
-        ] = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=4 * MAX_TEXT, pattern=r"^[A-Za-z0-9_-]+$")] = None,
         fmt: FormatQuery = "json",
     ) -> Response[Any]:
         after = decode_cursor(cursor) if cursor is not None else None
@@ -289,10 +281,7 @@ def create_app(
         result = item_report(table(), item_id)
         if fmt == "csv":
             # The same rows as `inventory report item --format csv`: the split, then a TOTAL line.
-            rows = [
-                {"item_id": result["item_id"], "item_name": result["item_name"], **w}
-                for w in result["warehouses"]
-            ]
+            rows = [{"item_id": result["item_id"], "item_name": result["item_name"], **w} for w in result["warehouses"]]
             rows.append(
                 {
                     "item_id": result["item_id"],

@@ -39,9 +39,7 @@ CREATE TABLE _transactions (
     year INTEGER, month INTEGER, day INTEGER, line INTEGER NOT NULL
 )
 """
-_REJECTED_DDL = (
-    "CREATE TABLE _rejected (file_key VARCHAR NOT NULL, line INTEGER, reason VARCHAR, raw VARCHAR)"
-)
+_REJECTED_DDL = "CREATE TABLE _rejected (file_key VARCHAR NOT NULL, line INTEGER, reason VARCHAR, raw VARCHAR)"
 _VIEWS = """
 CREATE VIEW transactions AS
     SELECT ts, warehouse, item_id, item_name, change, file_key, year, month, day FROM _transactions;
@@ -69,9 +67,7 @@ class LoadStats:
     unusable_files: int = 0
 
 
-def connect(
-    objects: ObjectStore, *, batch_rows: int = BATCH_ROWS
-) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
+def connect(objects: ObjectStore, *, batch_rows: int = BATCH_ROWS) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
     """A read-only-to-the-outside DuckDB with the views `transactions` and `rejected_rows` loaded."""
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")

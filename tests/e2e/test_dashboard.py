@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -12,6 +14,9 @@ from adapters.settings import Settings
 from local.http_server import ReportsServer, make_server, serve_in_thread
 from local.wiring import LocalRuntime, bootstrap
 from tests.reports_home import build_home, inventory_json
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 pytestmark = pytest.mark.slow
 
@@ -43,38 +48,39 @@ def server(home: Path) -> Iterator[ReportsServer]:
     runtime.close()
 
 
+@dataclass
+class Browser:
+    page: Page
+    errors: list[str] = field(default_factory=list)  # page errors and console errors
+    outside: list[str] = field(default_factory=list)  # requests to any other origin
+
+
 @pytest.fixture
-def page(server: ReportsServer) -> Iterator[object]:
+def browser(server: ReportsServer) -> Iterator[Browser]:
     if CHROMIUM is None:
         pytest.skip("no chromium installed (make browser installs Debian's package)")
     playwright_api = pytest.importorskip("playwright.sync_api")
     with playwright_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 1280, "height": 1100})
-        pg = context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        context = chromium.new_context(viewport={"width": 1280, "height": 1100})
+        b = Browser(context.new_page())
+        b.page.on("pageerror", lambda exc: b.errors.append(str(exc)))
+        b.page.on("console", lambda msg: b.errors.append(msg.text) if msg.type == "error" else None)
         # Nothing may come from another origin: the browser here has no internet, and neither do users'.
-        outside: list[str] = []
-        pg.on("request", lambda req: None if req.url.startswith(server.url) else outside.append(req.url))
-        pg.errors = errors  # type: ignore[attr-defined]
-        pg.outside = outside  # type: ignore[attr-defined]
-        yield pg
-        browser.close()
+        b.page.on("request", lambda req: None if req.url.startswith(server.url) else b.outside.append(req.url))
+        yield b
+        chromium.close()
 
 
-def test_restock_list_and_chart_render(
-    page: object, server: ReportsServer, home: Path, tmp_path: Path
-) -> None:
-    pg = page  # a playwright Page
+def test_restock_list_and_chart_render(browser: Browser, server: ReportsServer, home: Path, tmp_path: Path) -> None:
+    pg = browser.page
     restock = inventory_json(home, "report", "restock")
     assert restock
     # WHEN the dashboard is opened
-    pg.goto(server.url + "/")  # type: ignore[attr-defined]
-    pg.wait_for_selector("body[data-ready='true']", timeout=20_000)  # type: ignore[attr-defined]
+    pg.goto(server.url + "/")
+    pg.wait_for_selector("body[data-ready='true']", timeout=20_000)
     # THEN the restock list shows every pair the CLI lists, names as plain text
-    rows = pg.locator("#restock tbody tr")  # type: ignore[attr-defined]
+    rows = pg.locator("#restock tbody tr")
     assert rows.count() == len(restock)
     first = rows.nth(0).locator("td")
     assert [first.nth(i).inner_text() for i in range(3)] == [
@@ -83,44 +89,42 @@ def test_restock_list_and_chart_render(
         restock[0]["item_name"],
     ]
     # AND a chart of the first pair's level over time is drawn as SVG
-    path = pg.locator("#chart svg path.series")  # type: ignore[attr-defined]
+    path = pg.locator("#chart svg path.series")
     path.wait_for(timeout=10_000)
-    assert path.get_attribute("d").count("V") >= 1
-    assert "level now " + str(restock[0]["level"]) in pg.inner_text("#history-status")  # type: ignore[attr-defined]
+    assert (path.get_attribute("d") or "").count("V") >= 1
+    assert "level now " + str(restock[0]["level"]) in pg.inner_text("#history-status")
     # AND the warehouse picker lists the warehouses and fills its table
-    assert pg.locator("#warehouse-picker option").count() == 4  # type: ignore[attr-defined]
-    assert pg.locator("#warehouse-items tbody tr").count() > 0  # type: ignore[attr-defined]
-    pg.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)  # type: ignore[attr-defined]
+    assert pg.locator("#warehouse-picker option").count() == 4
+    assert pg.locator("#warehouse-items tbody tr").count() > 0
+    pg.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
-    assert pg.errors == []  # type: ignore[attr-defined]
-    assert pg.outside == []  # type: ignore[attr-defined]
+    assert browser.errors == []
+    assert browser.outside == []
 
 
-def test_item_search_and_level_filter(page: object, server: ReportsServer, home: Path) -> None:
-    pg = page
-    pg.goto(server.url + "/")  # type: ignore[attr-defined]
-    pg.wait_for_selector("body[data-ready='true']", timeout=20_000)  # type: ignore[attr-defined]
+def test_item_search_and_level_filter(browser: Browser, server: ReportsServer, home: Path) -> None:
+    pg = browser.page
+    pg.goto(server.url + "/")
+    pg.wait_for_selector("body[data-ready='true']", timeout=20_000)
     item_id = inventory_json(home, "report", "restock")[0]["item_id"]
     expected = inventory_json(home, "report", "item", item_id)
     # WHEN an item is searched THEN its total and split show
-    pg.fill("#item-id", item_id)  # type: ignore[attr-defined]
-    pg.click("#item-form button")  # type: ignore[attr-defined]
-    pg.wait_for_selector("#item-result:not([hidden])")  # type: ignore[attr-defined]
-    assert pg.inner_text("#item-total") == str(expected["total"])  # type: ignore[attr-defined]
-    assert pg.locator("#item-split tbody tr").count() == len(expected["warehouses"])  # type: ignore[attr-defined]
+    pg.fill("#item-id", item_id)
+    pg.click("#item-form button")
+    pg.wait_for_selector("#item-result:not([hidden])")
+    assert pg.inner_text("#item-total") == str(expected["total"])
+    assert pg.locator("#item-split tbody tr").count() == len(expected["warehouses"])
     # WHEN the level filter is set THEN only items strictly above it remain
-    warehouse = pg.input_value("#warehouse-picker")  # type: ignore[attr-defined]
+    warehouse = pg.input_value("#warehouse-picker")
     above = inventory_json(home, "report", "warehouse", warehouse, "--min-level", "200")
-    pg.fill("#min-level", "200")  # type: ignore[attr-defined]
-    pg.click("#warehouse-form button")  # type: ignore[attr-defined]
-    pg.wait_for_function(  # type: ignore[attr-defined]
-        "n => document.querySelectorAll('#warehouse-items tbody tr').length === n", arg=len(above)
-    )
+    pg.fill("#min-level", "200")
+    pg.click("#warehouse-form button")
+    pg.wait_for_function("n => document.querySelectorAll('#warehouse-items tbody tr').length === n", arg=len(above))
     # An unknown item shows the API's message, not a broken page
-    pg.fill("#item-id", "<img src=x onerror=alert(1)>")  # type: ignore[attr-defined]
-    pg.click("#item-form button")  # type: ignore[attr-defined]
-    pg.wait_for_selector("#item-status.error")  # type: ignore[attr-defined]
-    assert "unknown item: <img" in pg.inner_text("#item-status")  # type: ignore[attr-defined]
-    assert pg.locator("#item-section img").count() == 0  # type: ignore[attr-defined]
+    pg.fill("#item-id", "<img src=x onerror=alert(1)>")
+    pg.click("#item-form button")
+    pg.wait_for_selector("#item-status.error")
+    assert "unknown item: <img" in pg.inner_text("#item-status")
+    assert pg.locator("#item-section img").count() == 0
     # The browser logs the expected 404 of that search; nothing else may have gone wrong.
-    assert [e for e in pg.errors if "404" not in e] == []  # type: ignore[attr-defined]
+    assert [e for e in browser.errors if "404" not in e] == []

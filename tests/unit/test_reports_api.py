@@ -263,6 +263,6 @@ def test_handler_serves_without_aws_until_a_report_is_asked(monkeypatch: pytest.
         aws_request_id = "req-1"
 
     # WHEN the OpenAPI document is requested THEN it is served without building ports
-    result = handler.handler(http_api_event("GET", "/openapi.json"), Context())  # type: ignore[arg-type]
+    result = handler.handler(http_api_event("GET", "/openapi.json"), Context())
     assert result["statusCode"] == 200
     assert handler._ports is None
