@@ -14,6 +14,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adapters.ports import Ports, StockTable
+from adapters.settings import Settings
 from services.reports.api import create_app
 
 logger = Logger(service="reports")
@@ -28,7 +29,7 @@ def _table() -> StockTable:
         # Imported here: the AWS wiring pulls in boto3 clients and is only needed once a report is asked for.
         from adapters.aws.wiring import bootstrap_aws
 
-        _ports = bootstrap_aws()
+        _ports = bootstrap_aws(Settings.from_env())
     return _ports.table
 
 
