@@ -112,3 +112,26 @@ def test_history_ends_at_the_current_level(runtime: LocalRuntime) -> None:
         assert points and points[-1].level == level
         assert [p.ts for p in points] == sorted(p.ts for p in points)
     assert history.pair_history("nowhere", "nothing") == []
+
+
+def documented_queries() -> list[str]:
+    text = (Path(__file__).parents[2] / "docs" / "reports.md").read_text(encoding="utf-8")
+    return [block.split("```", 1)[0] for block in text.split("```sql\n")[1:]]
+
+
+def test_the_documented_queries_run_and_agree_with_the_levels(runtime: LocalRuntime) -> None:
+    # GIVEN the three example queries of docs/reports.md
+    top_movers, per_day, per_warehouse = documented_queries()
+    con, _ = connect(runtime.ports.objects)
+    levels = levels_from_table(runtime)
+    # THEN each runs, and their answers fit the stock table
+    movers = run_query(con, top_movers)
+    assert movers.columns == ["item_id", "item_name", "moved", "net_change"] and 0 < len(movers.rows) <= 10
+    daily = run_query(con, per_day).rows
+    last_per_pair = {(w, i): int(level) for w, i, _day, level in daily}  # ordered by day: the last one wins
+    assert last_per_pair == levels
+    net = {w: int(n) for w, n, _count in run_query(con, per_warehouse).rows}
+    by_warehouse: dict[str, int] = {}
+    for (w, _i), level in levels.items():
+        by_warehouse[w] = by_warehouse.get(w, 0) + level
+    assert net == by_warehouse  # all sample data is from February 2021
