@@ -87,13 +87,13 @@ class _LambdaContext:
 
 class ReportsServer(ThreadingHTTPServer):
     daemon_threads = True
-    # Powertools keeps the current event on the resolver, so requests go through it one at a time;
-    # the reports are fast SQLite reads and the threads still keep a slow client from blocking others.
-    resolver_lock = threading.Lock()
 
     def __init__(self, address: tuple[str, int], app: ReportsResolver, quiet: bool = True) -> None:
         self.app = app
         self.quiet = quiet
+        # Powertools keeps the current event on the resolver, so requests go through it one at a time;
+        # the reports are fast SQLite reads and the threads still keep a slow client from blocking others.
+        self.resolver_lock = threading.Lock()
         super().__init__(address, _Handler)
 
     @property
@@ -156,15 +156,22 @@ class _Handler(BaseHTTPRequestHandler):
             super().log_message(format, *args)
 
 
-def make_app(ports: Ports) -> ReportsResolver:
+def make_app(ports: Ports, history: DuckDbHistory | None = None) -> ReportsResolver:
     """The resolver wired to the local runtime: its stock table, and history from DuckDB over the bucket."""
-    history = DuckDbHistory(ports.objects)
-    return create_app(lambda: ports.table, lambda: history)
+    source = history or DuckDbHistory(ports.objects)
+    return create_app(lambda: ports.table, lambda: source)
 
 
 def make_server(ports: Ports, host: str = "127.0.0.1", port: int = 8080, quiet: bool = True) -> ReportsServer:
-    """Bound and listening (port 0 picks a free one; see `.url`), not yet serving."""
-    return ReportsServer((host, port), make_app(ports), quiet=quiet)
+    """Bound and listening (port 0 picks a free one; see `.url`), not yet serving.
+
+    The history's DuckDB is loaded in the background at once (a million rows take seconds), so the
+    dashboard's first chart rarely waits for it.
+    """
+    history = DuckDbHistory(ports.objects)
+    server = ReportsServer((host, port), make_app(ports, history), quiet=quiet)
+    threading.Thread(target=history.warm, name="history-warm-up", daemon=True).start()
+    return server
 
 
 def serve_forever(server: ReportsServer) -> None:

@@ -8,6 +8,7 @@ request would not be cheap), so there the API answers 501 and points to Athena.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -65,6 +66,12 @@ class DuckDbHistory:
                 self._con.close()
             self._con, self._signature = con, signature
         return self._con
+
+    def warm(self) -> None:
+        """Load the files now rather than on the first request; a failure here is retried then."""
+        # Whatever goes wrong here happens again on the first request, which reports it properly.
+        with contextlib.suppress(Exception), self._lock:
+            self._current()
 
     def pair_history(self, warehouse: str, item_id: str) -> list[Point]:
         with self._lock:

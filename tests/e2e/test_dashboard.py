@@ -128,3 +128,12 @@ def test_item_search_and_level_filter(browser: Browser, server: ReportsServer, h
     assert pg.locator("#item-section img").count() == 0
     # The browser logs the expected 404 of that search; nothing else may have gone wrong.
     assert [e for e in browser.errors if "404" not in e] == []
+
+
+def test_swagger_ui_renders_offline(browser: Browser, server: ReportsServer) -> None:
+    # WHEN the API docs are opened in a browser without internet access
+    browser.page.goto(server.url + "/docs")
+    # THEN Swagger UI renders every documented operation from inlined assets only
+    browser.page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
+    assert browser.page.locator(".opblock").count() == 5
+    assert browser.outside == []
