@@ -7,6 +7,7 @@ return. Standard library only (ThreadingHTTPServer); it binds 127.0.0.1 unless t
 from __future__ import annotations
 
 import base64
+import logging
 import threading
 import time
 from datetime import UTC, datetime
@@ -18,6 +19,8 @@ from uuid import uuid4
 from adapters.ports import Ports
 from services.reports.api import ReportsResolver, create_app
 from services.reports.history import DuckDbHistory
+
+logger = logging.getLogger("inventory.reports.http")
 
 MAX_BODY = 1024 * 1024  # the API has no request bodies; anything bigger is refused unread
 MAX_URL = 8192
@@ -113,15 +116,26 @@ class _Handler(BaseHTTPRequestHandler):
         if len(self.path) > MAX_URL:
             self._write(414, {"content-type": "application/json"}, b'{"statusCode":414,"message":"URI too long"}')
             return
-        length = int(self.headers.get("content-length") or 0)
+        try:
+            length = int(self.headers.get("content-length") or 0)
+        except ValueError:
+            self._write(400, {"content-type": "application/json"}, b'{"statusCode":400,"message":"bad Content-Length"}')
+            self.close_connection = True
+            return
         if length > MAX_BODY:
             self._write(413, {"content-type": "application/json"}, b'{"statusCode":413,"message":"body too large"}')
             self.close_connection = True
             return
         body = self.rfile.read(length) if length > 0 else b""
         event = http_api_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
-        with self.server.resolver_lock:
-            result = self.server.app.resolve(event, _LambdaContext())  # type: ignore[arg-type]
+        try:
+            with self.server.resolver_lock:
+                result = self.server.app.resolve(event, _LambdaContext())  # type: ignore[arg-type]
+        except Exception:
+            # A bug, not the client's fault: log it and answer as API Gateway does when a Lambda fails.
+            logger.exception("reports API failed on %s %s", self.command, self.path)
+            self._write(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
+            return
         payload = result.get("body") or ""
         data = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
         headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
