@@ -24,8 +24,12 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-test: lint
+test: lint browser
 	$(BIN)/pytest
+
+# Debian's chromium for the dashboard test (Playwright drives it); tolerated to fail (the test then skips).
+browser:
+	@command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium) || true
 
 # The fast set: everything not marked slow.
 test-fast: lint

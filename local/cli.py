@@ -230,11 +230,13 @@ def generate(
 
 
 def _register_subcommands() -> None:
-    from local import cli_events, cli_keys, cli_runtime
+    from local import cli_api, cli_events, cli_keys, cli_runtime, cli_sql
 
     cli_events.register(app)
     cli_runtime.register(app)
     cli_keys.register(app)
+    cli_sql.register(app)
+    cli_api.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
