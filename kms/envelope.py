@@ -17,6 +17,7 @@ import json
 import os
 import secrets
 import struct
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,9 +65,14 @@ class MasterKeyring:
         if not path.exists():
             if not create:
                 raise EncryptionError(f"no master key at {path}; this home was encrypted with a key that is not here")
-            ring = cls({}, "", path)
-            ring.add_key()
-            return ring
+            kid = secrets.token_hex(8)
+            ring = cls({kid: AESGCM.generate_key(bit_length=256)}, kid, path)
+            try:
+                ring.save(exclusive=True)
+            except FileExistsError:
+                pass  # another process created it first: use theirs, so both seal with the same key
+            else:
+                return ring
         return cls.read(path)
 
     @classmethod
@@ -81,17 +87,25 @@ class MasterKeyring:
             raise EncryptionError(f"the master key file {path} is malformed")
         return cls(keys, active, path)
 
-    def save(self) -> None:
+    def save(self, exclusive: bool = False) -> None:
+        """Write the keyring atomically (0600); `exclusive` fails with FileExistsError if one exists."""
         if self.path is None:
             raise EncryptionError(
                 "a master key given in INVENTORY_MASTER_KEY cannot be rotated here; rotate the file key"
             )
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".master-")  # created 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump({"active": self.active, "keys": {k: _b64(v) for k, v in self.keys.items()}}, fh)
-        os.replace(tmp, self.path)
+            fh.flush()
+            os.fsync(fh.fileno())
+        try:
+            if exclusive:
+                os.link(tmp, self.path)  # atomic, and fails if another process wrote the file first
+            else:
+                os.replace(tmp, self.path)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
 
     def add_key(self) -> str:
         kid = secrets.token_hex(8)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,14 +50,24 @@ def _database_key(home: Path, keyring: MasterKeyring) -> bytes:
     if (home / "state.db").exists():
         raise EncryptionError(f"{home} holds an unencrypted database; use INVENTORY_ENCRYPT=false or a new home")
     data_key, wrapped = keyring.generate_data_key(DB_CONTEXT)
-    write_keys_file(home, wrapped)
+    try:
+        write_keys_file(home, wrapped, exclusive=True)
+    except FileExistsError:
+        return _database_key(home, keyring)  # another process set the home up first: use its key
     return data_key
 
 
-def write_keys_file(home: Path, wrapped: bytes) -> None:
-    tmp = home / "keys.json.tmp"
-    tmp.write_text(json.dumps({DB_CONTEXT: base64.b64encode(wrapped).decode()}))
-    tmp.replace(home / "keys.json")
+def write_keys_file(home: Path, wrapped: bytes, exclusive: bool = False) -> None:
+    fd, tmp = tempfile.mkstemp(dir=home, prefix=".keys-")
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps({DB_CONTEXT: base64.b64encode(wrapped).decode()}))
+    try:
+        if exclusive:
+            os.link(tmp, home / "keys.json")
+        else:
+            os.replace(tmp, home / "keys.json")
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def bootstrap(settings: Settings) -> LocalRuntime:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,12 +15,10 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
 
 
-@pytest.fixture(autouse=True)
-def master_key_outside_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own master key location; nothing touches the developer's ~/.config."""
-    config = tmp_path_factory.mktemp("config")
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))
-    return config
+def pytest_configure(config: pytest.Config) -> None:
+    """One master key location for the whole run (module fixtures build homes too), never the
+    developer's own ~/.config."""
+    os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="inventory-test-config-")
 
 
 @pytest.fixture
