@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from adapters.local.database import Database, iso, parse_iso
 from events import Envelope
@@ -181,7 +182,7 @@ class LocalBus:
 _EVENT_COLUMNS = "e.id, e.time, e.source, e.detail_type, e.detail"
 
 
-def _envelope(row: tuple, replay_name: str | None = None) -> Envelope:  # type: ignore[type-arg]
+def _envelope(row: tuple[Any, ...], replay_name: str | None = None) -> Envelope:
     event_id, time_text, source, detail_type, detail = row
     return Envelope(
         id=event_id,

@@ -268,9 +268,7 @@ def _parse_text(start: int, text: str, h: _Header, max_line_bytes: int) -> Itera
             and warehouse.isprintable()
             and item_id.isprintable()
             and item_name.isprintable()
-        ):
-            change = int(change_text)
-        elif (
+        ) or (
             change_text[:1] == "-"
             and change_text[1:].isdigit()
             and change_text.isascii()
