@@ -46,6 +46,13 @@ TABLE_INDEXES: dict[str, tuple[str, str, str]] = {
 }
 TTL_ATTRIBUTE = "expires_at"
 
+# The audit trail: one more rule on the custom bus sends every event of the system to a log group.
+AUDIT_RULE = "audit-all-events"
+AUDIT_PATTERN = {"source": [{"prefix": "inventory."}]}
+# How often a message is received before its queue moves it to the dead-letter queue.
+MAX_RECEIVE_COUNT = 5
+QUEUE_VISIBILITY_SECONDS = 120
+
 
 def queue_name(target: str) -> str:
     return f"inventory-{target}"

@@ -555,7 +555,7 @@ class DynamoStockTable:
                     TableName=self.table_name,
                     Key=pair_key(warehouse, item_id),
                     ConditionExpression="#level = :level",
-                    **update,
+                    UpdateExpression=update["UpdateExpression"],
                     ExpressionAttributeNames={**update["ExpressionAttributeNames"], "#level": "level"},
                     ExpressionAttributeValues={**update["ExpressionAttributeValues"], ":level": _n(level)},
                 )
