@@ -9,6 +9,8 @@ our id, time and version. Run-time imports only: no aws_cdk, no test libraries.
 from __future__ import annotations
 
 import json
+import sys
+import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -22,11 +24,15 @@ from adapters.ports import Ports
 from events import Envelope
 from services import dispatch
 
-logger = Logger(service="inventory")
+# stderr: on Lambda both streams reach CloudWatch Logs; run in-process, stdout stays the command's answer.
+logger = Logger(service="inventory", stream=sys.stderr)
 tracer = Tracer(service="inventory")
 metrics = Metrics(namespace="Inventory", service="inventory")
 
 _ports: Ports | None = None
+
+# A call that changed nothing has no metrics; that is normal here, not worth a warning per call.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def ports() -> Ports:
@@ -55,6 +61,8 @@ def parse_record(body: str) -> Envelope:
     from adapters.aws.bus import envelope_from_eventbridge
 
     raw = json.loads(body)
+    # EventBridge always sends the account; moto's default input template leaves it out.
+    raw.setdefault("account", "")
     EventBridgeModel.model_validate(raw)
     return envelope_from_eventbridge(raw)
 

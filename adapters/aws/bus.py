@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.aws.clients import AwsClients
@@ -114,7 +114,9 @@ def envelope_from_eventbridge(event: dict[str, Any]) -> Envelope:
     meta = detail.pop(META_KEY, None) or {}
     return Envelope(
         id=meta.get("id") or event["id"],
-        time=datetime.fromisoformat(meta["time"]) if meta.get("time") else _time(event["time"]),
+        time=(datetime.fromisoformat(meta["time"]) if meta.get("time") else _time(event["time"])).astimezone(
+            UTC
+        ),
         source=event["source"],
         detail_type=event["detail-type"],
         version=meta.get("version", "1"),

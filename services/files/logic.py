@@ -30,17 +30,27 @@ def upload(ports: Ports, key: str, data: bytes) -> ObjectInfo:
     known = ports.table.file(key)
     existing = ports.objects.head(key) if known is None else None
     old_etag = known.etag if known is not None else (existing.etag if existing is not None else None)
-    if old_etag is not None and old_etag != etag:
+    # On S3 the etag is not a SHA-256 (and not even an MD5 under SSE-KMS): compare the content itself.
+    if old_etag is not None and old_etag != etag and not _holds(ports, key, data):
         ports.bus.publish([_conflict_event(key, kind, etag)])
         raise FileConflict(f"{key} already holds different content; refused (nothing was applied)")
     return ports.objects.put(key, data)
+
+
+def _holds(ports: Ports, key: str, data: bytes) -> bool:
+    """Whether the store already holds exactly these bytes under the key."""
+    existing = ports.objects.head(key)
+    if existing is None or existing.size != len(data):
+        return False
+    return ports.objects.read(key) == data
 
 
 def handle(ports: Ports, event: Envelope) -> None:
     """An S3 'Object Created' notification (from EventBridge, or the local folder store)."""
     obj: dict[str, Any] = event.detail.get("object", {})
     raw_key = unquote_plus(str(obj.get("key", "")))  # S3 notifications URL-encode the key
-    etag = str(obj.get("etag", "")).strip('"')
+    # S3 sends "etag"; moto sends "eTag".
+    etag = str(obj.get("etag") or obj.get("eTag") or "").strip('"')
     size = int(obj.get("size", 0))
     try:
         key = normalize_key(raw_key)
