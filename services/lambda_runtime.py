@@ -8,6 +8,7 @@ our id, time and version. Run-time imports only: no aws_cdk, no test libraries.
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import warnings
@@ -18,7 +19,6 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 
 from adapters.ports import Ports
 from events import Envelope
@@ -26,8 +26,42 @@ from services import dispatch
 
 # stderr: on Lambda both streams reach CloudWatch Logs; run in-process, stdout stays the command's answer.
 logger = Logger(service="inventory", stream=sys.stderr)
-tracer = Tracer(service="inventory")
+
+
+class LazyTracer:
+    """Powertools' Tracer, created on the first call of a handler rather than at import.
+
+    Creating a Tracer imports the X-Ray SDK, which builds a botocore client for its sampling rules
+    (about 0.25 s): that cost belongs to the first invocation with tracing on, not to every import
+    (tests, `inventory process`, a cold start that fails before it is traced).
+    """
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self._tracer: Tracer | None = None
+
+    @property
+    def tracer(self) -> Tracer:
+        if self._tracer is None:
+            self._tracer = Tracer(service=self.service)
+        return self._tracer
+
+    def capture_lambda_handler(self, handler: Handler) -> Handler:
+        traced: list[Handler] = []
+
+        @functools.wraps(handler)
+        def call(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            if not traced:
+                traced.append(self.tracer.capture_lambda_handler(handler))
+            return traced[0](event, context)
+
+        return call
+
+
+tracer = LazyTracer(service="inventory")
 metrics = Metrics(namespace="Inventory", service="inventory")
+
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 _ports: Ports | None = None
 
@@ -58,6 +92,9 @@ class EventFailed(Exception):
 
 
 def parse_record(body: str) -> Envelope:
+    # Imported on first use: the parser package loads every Powertools model (~0.25 s).
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+
     from adapters.aws.bus import envelope_from_eventbridge
 
     raw = json.loads(body)
@@ -136,6 +173,3 @@ class _counting:
 def _add(name: str, value: int) -> None:
     if value:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-
-
-Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
