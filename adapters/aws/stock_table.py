@@ -699,42 +699,53 @@ def _below_update(warehouse: str, item_id: str, below: bool) -> dict[str, Any]:
 def _pair_update(
     d: PairDelta, old: dict[str, Any] | None, below: bool, newer: bool, name_time: str
 ) -> dict[str, Any]:
+    """The write of one pair in a chunk's transaction: a conditional Put for a new pair, else an ADD."""
+    restock = {"GSI3PK": _s("BELOW"), "GSI3SK": _s(f"WH#{d.warehouse}#ITEM#{d.item_id}")} if below else {}
+    if old is None:
+        return {
+            "Put": {
+                "Item": {
+                    **pair_key(d.warehouse, d.item_id),
+                    "warehouse": _s(d.warehouse),
+                    "item_id": _s(d.item_id),
+                    "item_name": _s(d.item_name),
+                    "name_time": _s(name_time),
+                    "level": _n(d.change),
+                    "below": {"BOOL": below},
+                    "GSI1PK": _s(f"WH#{d.warehouse}"),
+                    "GSI2PK": _s(f"ITEM#{d.item_id}"),
+                    "GSI2SK": _s(f"WH#{d.warehouse}"),
+                    **restock,
+                },
+                "ConditionExpression": "attribute_not_exists(PK)",
+            }
+        }
     values: dict[str, Any] = {
         ":change": _n(d.change),
-        ":w": _s(d.warehouse),
-        ":i": _s(d.item_id),
-        ":whpk": _s(f"WH#{d.warehouse}"),
-        ":itempk": _s(f"ITEM#{d.item_id}"),
+        ":old": _n(int(old["level"])),
         ":below": {"BOOL": below},
     }
-    sets = ["warehouse = :w", "item_id = :i", "GSI1PK = :whpk", "GSI2PK = :itempk", "GSI2SK = :whpk"]
-    sets.append("below = :below")
+    sets = ["below = :below"]
     if newer:
         sets += ["item_name = :name", "name_time = :name_time"]
         values[":name"] = _s(d.item_name)
         values[":name_time"] = _s(name_time)
-    removes: list[str] = []
+    expression = ""
     if below:
         sets += ["GSI3PK = :restock", "GSI3SK = :rsk"]
-        values[":restock"] = _s("BELOW")
-        values[":rsk"] = _s(f"WH#{d.warehouse}#ITEM#{d.item_id}")
-    else:
-        removes = ["GSI3PK", "GSI3SK"]
-    expression = "SET " + ", ".join(sets) + " ADD #level :change"
-    if removes:
-        expression += " REMOVE " + ", ".join(removes)
-    update: dict[str, Any] = {
-        "Key": pair_key(d.warehouse, d.item_id),
-        "UpdateExpression": expression,
-        "ExpressionAttributeNames": {"#level": "level"},
-        "ExpressionAttributeValues": values,
+        values[":restock"] = restock["GSI3PK"]
+        values[":rsk"] = restock["GSI3SK"]
+    elif old.get("below"):
+        expression = " REMOVE GSI3PK, GSI3SK"
+    return {
+        "Update": {
+            "Key": pair_key(d.warehouse, d.item_id),
+            "UpdateExpression": "SET " + ", ".join(sets) + " ADD #level :change" + expression,
+            "ConditionExpression": "#level = :old",
+            "ExpressionAttributeNames": {"#level": "level"},
+            "ExpressionAttributeValues": values,
+        }
     }
-    if old is None:
-        update["ConditionExpression"] = "attribute_not_exists(PK)"
-    else:
-        update["ConditionExpression"] = "#level = :old"
-        values[":old"] = _n(int(old["level"]))
-    return {"Update": update}
 
 
 def _file_record(item: dict[str, Any]) -> FileRecord:
