@@ -350,8 +350,40 @@ def _user_message(exc: Exception) -> str | None:
         return str(exc.args[0]) if exc.args else str(exc)
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
         return f"{exc.strerror}: {exc.filename}"
+    aws = _aws_message(exc)
+    if aws is not None:
+        return aws
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return None
+
+
+# AWS errors a user causes (nothing bootstrapped or deployed, wrong names, no access): one line, no traceback.
+_AWS_USER_ERRORS = (
+    "ResourceNotFoundException",
+    "NoSuchBucket",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "ExpiredTokenException",
+    "ValidationError",  # CloudFormation: no such stack
+)
+
+
+def _aws_message(exc: Exception) -> str | None:
+    if "botocore" not in sys.modules:
+        return None
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _AWS_USER_ERRORS:
+            return f"AWS: {exc} (was `inventory --backend aws ... bootstrap` run, or --stack given?)"
+        return None
+    if isinstance(exc, BotoCoreError):  # no credentials, endpoint unreachable, ...
+        return f"AWS: {exc}"
     return None
 
 
