@@ -30,6 +30,12 @@ class Backend:
     mails: Callable[[], list[Message]]
     # The next apply_file stops with InjectedCrash after part of its writes have been made.
     crash_during_apply: Callable[[], AbstractContextManager[None]]
+    # Publishing events fails (locally inside the transaction, on AWS when the unit of work commits).
+    crash_on_publish: Callable[[], AbstractContextManager[None]]
+
+
+def _raise(*_: Any, **__: Any) -> None:
+    raise InjectedCrash("the bus is unreachable")
 
 
 class _CrashingProxy:
@@ -74,12 +80,21 @@ def _local(tmp_path: Path) -> Iterator[Backend]:
         finally:
             runtime.db.conn = real
 
+    @contextmanager
+    def crash_on_publish() -> Iterator[None]:
+        runtime.bus.publish = _raise  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            del runtime.bus.publish
+
     yield Backend(
         "local",
         runtime.ports,
         lambda: [e.id for e in runtime.bus.archived()],
         mails,
         crash_during_apply,
+        crash_on_publish,
     )
     runtime.close()
 
@@ -137,7 +152,17 @@ def _aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
             finally:
                 clients._clients["dynamodb"] = real
 
-        yield Backend("aws", ports, delivered, mails, crash_during_apply)
+        @contextmanager
+        def crash_on_publish() -> Iterator[None]:
+            table = ports.table
+            real = table.publisher  # type: ignore[attr-defined]
+            table.publisher = _raise  # type: ignore[attr-defined]
+            try:
+                yield
+            finally:
+                table.publisher = real  # type: ignore[attr-defined]
+
+        yield Backend("aws", ports, delivered, mails, crash_during_apply, crash_on_publish)
 
 
 @pytest.fixture(params=["local", "aws"])
