@@ -19,18 +19,16 @@ class AwsClients:
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
         self.region = region or default_region()
         self._clients: dict[str, Any] = {}
-        self._lock = threading.Lock()
 
     def __call__(self, service: str) -> Any:
         client = self._clients.get(service)
         if client is None:
-            with self._lock:
+            with _SESSION_LOCK:
                 client = self._clients.get(service)
                 if client is None:
-                    import boto3
                     from botocore.config import Config
 
-                    client = boto3.session.Session().client(
+                    client = _session().client(
                         service,
                         region_name=self.region,
                         endpoint_url=self.endpoint_url,
@@ -38,6 +36,22 @@ class AwsClients:
                     )
                     self._clients[service] = client
         return client
+
+
+_SESSION: Any = None
+# Creating clients from one session is not thread-safe: every creation holds this lock.
+_SESSION_LOCK = threading.RLock()
+
+
+def _session() -> Any:
+    """One boto3 session per process: it caches the service models every client is built from."""
+    global _SESSION
+    with _SESSION_LOCK:
+        if _SESSION is None:
+            import boto3
+
+            _SESSION = boto3.session.Session()
+        return _SESSION
 
 
 def error_code(exc: BaseException) -> str:
