@@ -40,7 +40,10 @@ def test_a_message_no_handler_can_read_ends_in_its_dead_letter_queue(aws: Any) -
     from local.cli_aws import drain
 
     # GIVEN a good file and a poison message in the ingest queue
-    rows = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t3\n"
+    rows = (
+        "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+        "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t3\n"
+    )
     aws.ports.objects.put("inventory_files/2021/02/15/20210215120000_inventory.csv", rows.encode())
     sqs = aws.clients("sqs")
     sqs.send_message(
