@@ -14,6 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from adapters.ports import Ports
+    from local.cli_aws import AwsRuntime
     from local.wiring import LocalRuntime
 
 
@@ -39,11 +40,27 @@ report_app = typer.Typer(help="Reports: a warehouse's items, an item's total, th
 app.add_typer(report_app, name="report")
 
 
+class Backend(str, Enum):
+    local = "local"
+    aws = "aws"
+
+
 class State:
-    def __init__(self, home: Path | None, fmt: Format) -> None:
+    def __init__(
+        self,
+        home: Path | None,
+        fmt: Format,
+        backend: Backend = Backend.local,
+        endpoint_url: str | None = None,
+        stack: str | None = None,
+    ) -> None:
         self.home = home
         self.format = fmt.value
+        self.backend = backend.value
+        self.endpoint_url = endpoint_url
+        self.stack = stack
         self._runtime: LocalRuntime | None = None
+        self._aws: AwsRuntime | None = None
 
     def settings(self) -> Any:
         from adapters.settings import Settings
@@ -51,13 +68,24 @@ class State:
         return Settings.from_env(home=self.home)
 
     def runtime(self) -> LocalRuntime:
+        if self.backend != "local":
+            raise UserError("this command works on the local runtime only (drop --backend aws)")
         if self._runtime is None:
             from local.wiring import bootstrap
 
             self._runtime = bootstrap(self.settings())
         return self._runtime
 
+    def aws(self) -> AwsRuntime:
+        if self._aws is None:
+            from local.cli_aws import AwsRuntime
+
+            self._aws = AwsRuntime.connect(self.settings(), self.endpoint_url, self.stack)
+        return self._aws
+
     def ports(self) -> Ports:
+        if self.backend == "aws":
+            return self.aws().ports
         return self.runtime().ports
 
 
@@ -75,8 +103,21 @@ def main_options(
         typer.Option("--home", help="Home folder of the local runtime (default: $INVENTORY_HOME, else ./.inventory)."),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
+    backend: Annotated[
+        Backend, typer.Option("--backend", help="Which runtime: the embedded local one, or AWS.")
+    ] = Backend.local,
+    endpoint_url: Annotated[
+        str | None,
+        typer.Option("--endpoint-url", help="AWS endpoint, e.g. a moto server (default: $AWS_ENDPOINT_URL, else AWS)."),
+    ] = None,
+    stack: Annotated[
+        str | None,
+        typer.Option("--stack", help="Read the AWS resource names from this CloudFormation stack's outputs."),
+    ] = None,
 ) -> None:
-    ctx.obj = State(home, fmt)
+    if backend is Backend.local and (endpoint_url or stack):
+        raise UserError("--endpoint-url and --stack need --backend aws")
+    ctx.obj = State(home, fmt, backend, endpoint_url, stack)
 
 
 # ---------------------------------------------------------------------------------------------- put
@@ -118,11 +159,26 @@ def put(
 
 
 @app.command()
-def process(ctx: typer.Context) -> None:
+def process(
+    ctx: typer.Context,
+    invoke_local: Annotated[
+        bool | None,
+        typer.Option(
+            "--invoke-local/--no-invoke-local",
+            help="AWS: receive from the queues and run the handlers here, as Lambda would "
+            "(the default with --endpoint-url).",
+        ),
+    ] = None,
+) -> None:
     """Handle everything that arrived, in arrival order, then exit."""
     from local.delivery import run_until_idle
 
     st = state(ctx)
+    if st.backend == "aws":
+        from local.cli_aws import process_aws
+
+        process_aws(st, invoke_local=invoke_local)
+        return
     runtime = st.runtime()
     stats = run_until_idle(runtime.ports, runtime.bus)
     summary = {"delivered": stats.delivered, "retried": stats.retried, "dead": stats.dead, **stats.by_target}
@@ -230,13 +286,14 @@ def generate(
 
 
 def _register_subcommands() -> None:
-    from local import cli_api, cli_events, cli_keys, cli_runtime, cli_sql
+    from local import cli_api, cli_aws, cli_events, cli_keys, cli_runtime, cli_sql
 
     cli_events.register(app)
     cli_runtime.register(app)
     cli_keys.register(app)
     cli_sql.register(app)
     cli_api.register(app)
+    cli_aws.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -292,8 +349,40 @@ def _user_message(exc: Exception) -> str | None:
         return str(exc.args[0]) if exc.args else str(exc)
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
         return f"{exc.strerror}: {exc.filename}"
+    aws = _aws_message(exc)
+    if aws is not None:
+        return aws
     if isinstance(exc, OSError) and exc.strerror:
         return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return None
+
+
+# AWS errors a user causes (nothing bootstrapped or deployed, wrong names, no access): one line, no traceback.
+_AWS_USER_ERRORS = (
+    "ResourceNotFoundException",
+    "NoSuchBucket",
+    "AWS.SimpleQueueService.NonExistentQueue",
+    "QueueDoesNotExist",
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnrecognizedClientException",
+    "ExpiredTokenException",
+    "ValidationError",  # CloudFormation: no such stack
+)
+
+
+def _aws_message(exc: Exception) -> str | None:
+    if "botocore" not in sys.modules:
+        return None
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _AWS_USER_ERRORS:
+            return f"AWS: {exc} (was `inventory --backend aws ... bootstrap` run, or --stack given?)"
+        return None
+    if isinstance(exc, BotoCoreError):  # no credentials, endpoint unreachable, ...
+        return f"AWS: {exc}"
     return None
 
 

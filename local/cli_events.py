@@ -45,7 +45,12 @@ def list_events(
     from local.output import emit
 
     st = state(ctx)
-    events = st.runtime().bus.archived(detail_type=detail_type, since=_when(since, "--since"))
+    if st.backend == "aws":
+        from local.cli_aws import audit_events
+
+        events = audit_events(st.aws(), detail_type=detail_type, since=_when(since, "--since"))
+    else:
+        events = st.runtime().bus.archived(detail_type=detail_type, since=_when(since, "--since"))
     rows = [_event_dict(e) for e in events]
     if st.format == "table":
         for row in rows:

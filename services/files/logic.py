@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
@@ -27,21 +28,34 @@ def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
     """
     key = normalize_key(key)
     kind = classify_key(key)
-    etag = content_digest(data)[0]
+    etag, size = content_digest(data)
     known = ports.table.file(key)
     existing = ports.objects.head(key) if known is None else None
     old_etag = known.etag if known is not None else (existing.etag if existing is not None else None)
-    if old_etag is not None and old_etag != etag:
+    # On S3 the etag is not a SHA-256 (and not even an MD5 under SSE-KMS): compare the content itself.
+    if old_etag is not None and old_etag != etag and not _holds(ports, key, etag, size):
         ports.bus.publish([_conflict_event(key, kind, etag)])
         raise FileConflict(f"{key} already holds different content; refused (nothing was applied)")
     return ports.objects.put(key, data)
+
+
+def _holds(ports: Ports, key: str, sha256: str, size: int) -> bool:
+    """Whether the store already holds exactly this content under the key (read as a stream)."""
+    existing = ports.objects.head(key)
+    if existing is None or existing.size != size:
+        return False
+    digest = hashlib.sha256()
+    for chunk in ports.objects.stream(key):
+        digest.update(chunk)
+    return digest.hexdigest() == sha256
 
 
 def handle(ports: Ports, event: Envelope) -> None:
     """An S3 'Object Created' notification (from EventBridge, or the local folder store)."""
     obj: dict[str, Any] = event.detail.get("object", {})
     raw_key = unquote_plus(str(obj.get("key", "")))  # S3 notifications URL-encode the key
-    etag = str(obj.get("etag", "")).strip('"')
+    # S3 sends "etag"; moto sends "eTag".
+    etag = str(obj.get("etag") or obj.get("eTag") or "").strip('"')
     size = int(obj.get("size", 0))
     try:
         key = normalize_key(raw_key)

@@ -1,0 +1,75 @@
+"""The object store, bus and mailer contracts, run against the local adapters and AWS (moto)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from adapters.ports import Mail, NoSuchObject
+from events import new_event
+from events.models import ThresholdChange
+from tests.contract.conftest import Backend, InjectedCrash
+
+
+def test_object_store_round_trip(backend: Backend) -> None:
+    objects = backend.ports.objects
+    data = b"Timestamp\tWarehouseName\n" + b"x" * 3_000_000
+    # WHEN an object is stored
+    info = objects.put("inventory_files/2021/02/15/20210215120000_inventory.csv", data)
+    # THEN head, read, stream and list agree on it, and the etag is a bare token
+    assert info.size == len(data) and '"' not in info.etag and info.etag
+    assert objects.head(info.key) == info
+    assert objects.read(info.key) == data
+    chunks = list(objects.stream(info.key))
+    assert b"".join(chunks) == data and len(chunks) > 1
+    assert [o.key for o in objects.list("inventory_files/2021/")] == [info.key]
+    assert list(objects.list("restock_thresholds/")) == []
+    # AND the same content gives the same etag, missing objects are reported as such
+    assert objects.put(info.key, data).etag == info.etag
+    assert objects.head("inventory_files/missing.csv") is None
+    with pytest.raises(NoSuchObject):
+        objects.read("inventory_files/missing.csv")
+
+
+def _event(n: int):
+    return new_event(
+        ThresholdChange(item_id=f"i{n}", old=1, new=2),
+        source="inventory.thresholds",
+        id_parts=("contract", n),
+        time=datetime(2021, 2, 15, tzinfo=UTC),
+    )
+
+
+def test_events_published_in_a_transaction_are_delivered_on_commit_only(backend: Backend) -> None:
+    table, bus = backend.ports.table, backend.ports.bus
+    # WHEN one transaction commits with 12 events and another fails after publishing one
+    committed = [_event(n) for n in range(12)]
+    with table.transaction():
+        bus.publish(committed)
+    with pytest.raises(InjectedCrash), table.transaction():
+        bus.publish([_event(99)])
+        raise InjectedCrash("after publishing")
+    # THEN exactly the committed events reached the bus, with the ids they were given
+    assert sorted(backend.delivered()) == sorted(e.id for e in committed)
+
+
+def test_a_mail_has_text_and_html(backend: Backend) -> None:
+    mail = Mail(
+        message_id="digest.1@inventory.local",
+        subject="Restock: 2 items",
+        text="a1 is at 3 (threshold 10)",
+        html="<p>a1 is at <b>3</b></p>",
+        to=("purchasing@example.com",),
+        sender="inventory@example.com",
+    )
+    # WHEN it is sent
+    where = backend.ports.mailer.send(mail)
+    # THEN one MIME message with both alternatives went out
+    assert where
+    [sent] = backend.mails()
+    assert sent["Subject"] == "Restock: 2 items"
+    assert sent["Message-ID"] == "<digest.1@inventory.local>"
+    parts = {p.get_content_type(): p.get_payload(decode=True) for p in sent.walk() if not p.is_multipart()}
+    assert parts["text/plain"] == (mail.text + "\n").encode()
+    assert parts["text/html"] == (mail.html + "\n").encode()

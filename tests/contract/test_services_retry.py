@@ -1,0 +1,84 @@
+"""Services on either runtime: a crash between the state change and its events loses nothing."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import UTC, datetime
+from typing import Literal
+
+import pytest
+
+from events import Envelope, new_event
+from events.models import FileArrived
+from services.ingest import logic as ingest
+from services.sweep import logic as sweep
+from services.thresholds import logic as thresholds
+from tests.contract.conftest import Backend, InjectedCrash
+
+T0 = datetime(2021, 2, 15, 12, 0, tzinfo=UTC)
+ROWS = (
+    "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+    "2021-02-15T12:00:00.000+01:00\tBerlin 1\ta123v5\ttecRacer T-Shirt\t12\n"
+    "2021-02-15T12:00:01.000+01:00\tBerlin 1\td23x56\tSticker\t4\n"
+    "2021-02-15T12:00:02.000+01:00\tBerlin 1\td23x56\tSticker\tfive\n"
+)
+
+
+def _arrived(backend: Backend, key: str, data: bytes, kind: Literal["inventory", "thresholds"]) -> Envelope:
+    info = backend.ports.objects.put(key, data)
+    arrival = backend.ports.table.record_arrival(key, kind, info.etag, info.size, T0)
+    detail = FileArrived(key=key, kind=kind, etag=info.etag, size=info.size, arrived_at=T0, sequence=arrival.sequence)
+    return new_event(detail, source="inventory.files", id_parts=(key, info.etag), time=T0)
+
+
+def test_an_inventory_file_whose_events_were_not_published_is_redone_on_retry(backend: Backend) -> None:
+    # GIVEN an inventory file with a bad row, announced by a FileArrived
+    event = _arrived(backend, "inventory_files/2021/02/15/20210215120000_inventory.csv", ROWS.encode(), "inventory")
+    # WHEN ingest's first attempt cannot publish its events, and the retry can
+    with backend.crash_on_publish(), pytest.raises(InjectedCrash):
+        ingest.handle(backend.ports, event)
+    ingest.handle(backend.ports, event)
+    ingest.handle(backend.ports, event)  # and a duplicate delivery after that
+    # THEN levels count the file once, and its StockChanged and FileRejected were published once each
+    table = backend.ports.table
+    assert {r.item_id: r.level for r in table.warehouse_items("Berlin 1")} == {"a123v5": 12, "d23x56": 4}
+    delivered = backend.delivered()
+    assert len(delivered) == len(set(delivered)) == 2
+    record = table.file(event.detail["key"])
+    assert record is not None and (record.status, record.good_rows, record.bad_rows) == ("applied", 2, 1)
+    assert [b.line for b in table.bad_rows(event.detail["key"])] == [4]
+
+
+def test_a_threshold_change_whose_alerts_were_not_published_alerts_on_retry(backend: Backend) -> None:
+    # GIVEN stock of 12 and 4 (the second already below the default 10), then a file raising both thresholds
+    stock = _arrived(backend, "inventory_files/2021/02/15/20210215120000_inventory.csv", ROWS.encode(), "inventory")
+    ingest.handle(backend.ports, stock)
+    body = {
+        "ThresholdList": [
+            {"ItemId": "a123v5", "RestockIfBelow": 20},
+            {"ItemId": "d23x56", "RestockIfBelow": 30},
+        ]
+    }
+    raised = _arrived(
+        backend,
+        "restock_thresholds/2021/02/16/restock_thresholds.json",
+        json.dumps(body).encode(),
+        "thresholds",
+    )
+    with backend.ports.table.transaction():
+        backend.ports.table.first_delivery("thresholds", raised.id)
+        changes = backend.ports.table.set_thresholds(raised.detail["key"], {"a123v5": 20, "d23x56": 30})
+    [updated] = thresholds.updated_events(raised.detail["key"], changes or [], 10)
+    # WHEN the sweep's first attempt cannot publish, and the retry can
+    before = Counter(backend.delivered())
+    with backend.crash_on_publish(), pytest.raises(InjectedCrash):
+        sweep.handle(backend.ports, updated)
+    sweep.handle(backend.ports, updated)
+    # THEN exactly one alert went out: the pair that crossed (a123v5 at 12 < 20), not the one already below
+    new = Counter(backend.delivered()) - before
+    assert sum(new.values()) == 1
+    assert [(r.item_id, r.threshold) for r in backend.ports.table.restock_list()] == [
+        ("a123v5", 20),
+        ("d23x56", 30),
+    ]

@@ -1,0 +1,211 @@
+"""The stock table's contract, run against SQLite and DynamoDB (moto)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.ports import BadRowRecord, FileStats, PairDelta, StockTable
+from tests.contract.conftest import Backend, InjectedCrash
+
+T0 = datetime(2021, 2, 15, 12, 0, tzinfo=UTC)
+# Names a key encoding must survive: '#', spaces, unicode, a prefix of another name.
+ODD_WAREHOUSE = "Köln #1 / Süd"
+ODD_ITEM = "a#1 ☕"
+
+
+def delta(warehouse: str, item: str, change: int, name: str = "", minutes: int = 0) -> PairDelta:
+    return PairDelta(warehouse, item, name or f"name of {item}", T0 + timedelta(minutes=minutes), change)
+
+
+def arrive(table: StockTable, key: str, etag: str = "e1", kind: str = "inventory") -> None:
+    table.record_arrival(key, kind, etag, 10, T0)
+
+
+def apply(table: StockTable, key: str, deltas: list[PairDelta], bad: list[BadRowRecord] | None = None):
+    arrive(table, key)
+    stats = FileStats(good_rows=len(deltas), bad_rows=len(bad or []), applied_total=sum(d.change for d in deltas))
+    with table.transaction():
+        return table.apply_file(key, deltas, bad or [], stats)
+
+
+def levels(table: StockTable, warehouse: str) -> dict[str, int]:
+    return {r.item_id: r.level for r in table.warehouse_items(warehouse)}
+
+
+def test_a_file_is_applied_once(backend: Backend) -> None:
+    # GIVEN a file with two pairs in one warehouse
+    table = backend.ports.table
+    deltas = [delta("Berlin 1", "a1", 30), delta("Berlin 1", "b2", 5)]
+    # WHEN it is applied twice
+    first = apply(table, "inventory_files/f1.csv", deltas)
+    second = apply(table, "inventory_files/f1.csv", deltas)
+    # THEN the first returns each pair's outcome, the second None, and levels count the file once
+    assert first is not None
+    assert [(o.item_id, o.level, o.threshold, o.was_below, o.is_below) for o in first] == [
+        ("a1", 30, 10, False, False),
+        ("b2", 5, 10, False, True),
+    ]
+    assert second is None
+    assert levels(table, "Berlin 1") == {"a1": 30, "b2": 5}
+    record = table.file("inventory_files/f1.csv")
+    assert record is not None
+    assert (record.status, record.good_rows, record.applied_total) == ("applied", 2, 35)
+
+
+def test_levels_sum_every_file_and_the_newest_name_wins(backend: Backend) -> None:
+    # GIVEN two files touching the same pair, the second carrying an older name
+    table = backend.ports.table
+    apply(table, "inventory_files/f1.csv", [delta("Berlin 1", "a1", 30, "New name", minutes=10)])
+    # WHEN the second file (older rows, arriving late) is applied
+    outcomes = apply(table, "inventory_files/f2.csv", [delta("Berlin 1", "a1", -25, "Old name", minutes=1)])
+    # THEN the level is the sum, the pair was not below before, and the newer name stays
+    assert outcomes is not None
+    assert [(o.level, o.was_below, o.item_name) for o in outcomes] == [(5, False, "New name")]
+    assert table.warehouse_items("Berlin 1")[0].item_name == "New name"
+
+
+def test_a_crash_in_the_middle_of_a_file_is_repaired_by_the_retry(backend: Backend) -> None:
+    # GIVEN a large file (more pairs than one DynamoDB transaction holds) and a clean copy of its outcome
+    table = backend.ports.table
+    deltas = [delta("Hamburg 2", f"item{n:04d}", n % 17 - 3) for n in range(250)]
+    bad = [BadRowRecord("inventory_files/big.csv", 7, "bad change", "x\ty")]
+    arrive(table, "inventory_files/big.csv")
+    stats = FileStats(good_rows=250, bad_rows=1, applied_total=sum(d.change for d in deltas))
+    # WHEN the first attempt crashes after part of its writes
+    with backend.crash_during_apply(), pytest.raises(InjectedCrash), table.transaction():
+        table.apply_file("inventory_files/big.csv", deltas, bad, stats)
+    # AND the retry runs to the end
+    with table.transaction():
+        outcomes = table.apply_file("inventory_files/big.csv", deltas, bad, stats)
+    # THEN every change counts exactly once, and the outcomes are those of a single clean run
+    assert outcomes is not None
+    assert levels(table, "Hamburg 2") == {d.item_id: d.change for d in deltas}
+    assert [(o.item_id, o.level, o.was_below) for o in outcomes] == [
+        (d.item_id, d.change, False) for d in sorted(deltas, key=lambda d: d.item_id)
+    ]
+    assert table.bad_rows("inventory_files/big.csv") == bad
+    record = table.file("inventory_files/big.csv")
+    assert record is not None and record.status == "applied"
+
+
+def test_thresholds_are_changes(backend: Backend) -> None:
+    # GIVEN an item with its own threshold and one never listed
+    table = backend.ports.table
+    arrive(table, "restock_thresholds/t1.json", kind="thresholds")
+    with table.transaction():
+        first = table.set_thresholds("restock_thresholds/t1.json", {"a1": 25, "b2": 10})
+    # WHEN a second file changes one listed item and leaves the other out
+    arrive(table, "restock_thresholds/t2.json", kind="thresholds")
+    with table.transaction():
+        second = table.set_thresholds("restock_thresholds/t2.json", {"a1": 40})
+        again = table.set_thresholds("restock_thresholds/t1.json", {"a1": 1})
+    # THEN only real changes are reported, unlisted items keep theirs, the default applies elsewhere
+    assert first == [("a1", 10, 25)]  # b2 got the default's value: no change
+    assert second == [("a1", 25, 40)]
+    assert again is None
+    assert (table.threshold("a1"), table.threshold("b2"), table.threshold("never")) == (40, 10, 10)
+
+
+def test_recheck_reports_the_state_before_and_stores_the_new_one(backend: Backend) -> None:
+    # GIVEN a pair at 12 (above the default 10) in two warehouses
+    table = backend.ports.table
+    apply(table, "inventory_files/f1.csv", [delta("B", "a1", 12), delta("A", "a1", 50)])
+    arrive(table, "restock_thresholds/t.json", kind="thresholds")
+    with table.transaction():
+        table.set_thresholds("restock_thresholds/t.json", {"a1": 20})
+    # WHEN the item is re-checked against its new threshold, twice
+    with table.transaction():
+        first = table.recheck_item("a1")
+    second = table.recheck_item("a1")
+    # THEN the first sees the old state (not below), the second the stored one, and the restock list has it
+    assert [(s.warehouse, s.level, s.was_below) for s in first] == [("A", 50, False), ("B", 12, False)]
+    assert [(s.warehouse, s.was_below) for s in second] == [("A", False), ("B", True)]
+    assert [(r.warehouse, r.item_id, r.threshold) for r in table.restock_list()] == [("B", "a1", 20)]
+
+
+def test_a_recheck_in_a_failed_transaction_stores_nothing(backend: Backend) -> None:
+    # GIVEN a pair that a new threshold puts below
+    table = backend.ports.table
+    apply(table, "inventory_files/f1.csv", [delta("A", "a1", 12)])
+    arrive(table, "restock_thresholds/t.json", kind="thresholds")
+    with table.transaction():
+        table.set_thresholds("restock_thresholds/t.json", {"a1": 20})
+    # WHEN the re-check's transaction fails
+    with pytest.raises(InjectedCrash), table.transaction():
+        table.recheck_item("a1")
+        raise InjectedCrash("after the re-check")
+    # THEN the retry still sees the pair as not below (so its alert is not lost)
+    assert [s.was_below for s in table.recheck_item("a1")] == [False]
+
+
+def test_reports(backend: Backend) -> None:
+    # GIVEN pairs in two warehouses, one with awkward names
+    table = backend.ports.table
+    apply(
+        table,
+        "inventory_files/f1.csv",
+        [
+            delta(ODD_WAREHOUSE, ODD_ITEM, 7),
+            delta(ODD_WAREHOUSE, "a", 11),
+            delta(ODD_WAREHOUSE, "a#", 10),
+            delta(ODD_WAREHOUSE, "b", 100),
+            delta("Köln #1", "a", 3),
+        ],
+    )
+    # THEN all items are in item order, 'level > y' is strict, and pages continue after an item
+    assert [r.item_id for r in table.warehouse_items(ODD_WAREHOUSE)] == ["a", "a#", ODD_ITEM, "b"]
+    assert [r.item_id for r in table.warehouse_items(ODD_WAREHOUSE, min_level=10)] == ["a", "b"]
+    assert [r.item_id for r in table.warehouse_items(ODD_WAREHOUSE, after_item="a", limit=2)] == [
+        "a#",
+        ODD_ITEM,
+    ]
+    assert [r.item_id for r in table.warehouse_items(ODD_WAREHOUSE, min_level=5, after_item="a", limit=1)] == ["a#"]
+    assert table.warehouse_items("Köln") == []
+    assert table.warehouse_exists(ODD_WAREHOUSE) and not table.warehouse_exists("Köln")
+    assert table.warehouses() == ["Köln #1", ODD_WAREHOUSE]
+    total = table.item_total("a")
+    assert total is not None
+    assert (total.total, total.warehouses) == (14, [("Köln #1", 3), (ODD_WAREHOUSE, 11)])
+    assert table.item_total("nothing") is None
+    assert [(r.warehouse, r.item_id, r.level, r.below) for r in table.restock_list()] == [
+        ("Köln #1", "a", 3, True),
+        (ODD_WAREHOUSE, ODD_ITEM, 7, True),
+    ]
+
+
+def test_the_ledger_keeps_arrival_order_duplicates_and_conflicts(backend: Backend) -> None:
+    table = backend.ports.table
+    # GIVEN three new files
+    arrivals = [table.record_arrival(f"inventory_files/{n}.csv", "inventory", f"e{n}", 5, T0) for n in range(3)]
+    # WHEN one arrives again with the same content, and one with different content
+    duplicate = table.record_arrival("inventory_files/1.csv", "inventory", "e1", 5, T0)
+    conflict = table.record_arrival("inventory_files/2.csv", "inventory", "other", 5, T0)
+    # THEN the new ones are numbered in order, and the repeats keep the first arrival's place
+    assert [(a.status, a.sequence) for a in arrivals] == [("new", 1), ("new", 2), ("new", 3)]
+    assert (duplicate.status, duplicate.sequence, duplicate.etag) == ("duplicate", 2, "e1")
+    assert (conflict.status, conflict.sequence, conflict.etag) == ("conflict", 3, "e2")
+    assert [f.key for f in table.files_since(1)] == ["inventory_files/1.csv", "inventory_files/2.csv"]
+    table.mark_rejected("inventory_files/0.csv", "unreadable")
+    record = table.file("inventory_files/0.csv")
+    assert record is not None and (record.status, record.reason) == ("rejected", "unreadable")
+    assert table.file("inventory_files/none.csv") is None
+
+
+def test_first_delivery_is_true_once_and_not_kept_by_a_failed_transaction(backend: Backend) -> None:
+    table = backend.ports.table
+    # GIVEN an event whose first handling fails
+    with pytest.raises(InjectedCrash), table.transaction():
+        assert table.first_delivery("ingest", "event-1")
+        raise InjectedCrash("handler failed")
+    # WHEN it is delivered again, and then once more
+    with table.transaction():
+        retry = table.first_delivery("ingest", "event-1")
+        same_batch = table.first_delivery("ingest", "event-1")
+    with table.transaction():
+        later = table.first_delivery("ingest", "event-1")
+    # THEN only the retry counts as first; another consumer still sees it as new
+    assert (retry, same_batch, later) == (True, False, False)
+    with table.transaction():
+        assert table.first_delivery("alerts", "event-1")

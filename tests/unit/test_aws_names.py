@@ -1,0 +1,52 @@
+"""Where the AWS resource names come from: environment, then the stack's outputs, then defaults."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from adapters.aws.names import ResourceNames
+
+
+def test_environment_wins_over_stack_outputs_which_win_over_defaults() -> None:
+    names = ResourceNames.resolve(
+        env={"INVENTORY_TABLE": "from-env", "INVENTORY_QUEUE_NOTIFY": "https://sqs/notify-env"},
+        outputs={
+            "TableName": "from-stack",
+            "BucketName": "bucket-from-stack",
+            "QueueIngestUrl": "https://sqs/ingest",
+        },
+    )
+    assert (names.table, names.bucket, names.bus) == ("from-env", "bucket-from-stack", "inventory")
+    assert (names.queues["notify"], names.queues["ingest"], names.queues["files"]) == (
+        "https://sqs/notify-env",
+        "https://sqs/ingest",
+        "inventory-files",
+    )
+    # AND what a function needs is exactly what resolve reads back
+    assert ResourceNames.resolve(env=names.as_env()) == names
+
+
+def test_names_are_read_from_a_deployed_stacks_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moto import mock_aws
+
+    for var, value in {
+        "AWS_ACCESS_KEY_ID": "t",
+        "AWS_SECRET_ACCESS_KEY": "t",
+        "AWS_DEFAULT_REGION": "eu-central-1",
+    }.items():
+        monkeypatch.setenv(var, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    template = {
+        "Resources": {"Data": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "stack-bucket"}}},
+        "Outputs": {"BucketName": {"Value": {"Ref": "Data"}}, "TableName": {"Value": "stack-table"}},
+    }
+    with mock_aws():
+        from adapters.aws.clients import AwsClients
+        from adapters.aws.wiring import stack_outputs
+
+        clients = AwsClients()
+        clients("cloudformation").create_stack(StackName="Inventory", TemplateBody=json.dumps(template))
+        names = ResourceNames.resolve(env={}, outputs=stack_outputs("Inventory", clients))
+    assert (names.bucket, names.table) == ("stack-bucket", "stack-table")
