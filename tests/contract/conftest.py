@@ -60,13 +60,14 @@ class _CrashingProxy:
 
 
 def _local(tmp_path: Path) -> Iterator[Backend]:
+    from adapters.local.mailer import OutboxMailer
     from local.wiring import bootstrap
 
     runtime = bootstrap(Settings(home=tmp_path / "home"))
 
     def mails() -> list[Message]:
-        outbox = tmp_path / "home" / "outbox"
-        return [email.message_from_bytes(p.read_bytes()) for p in sorted(outbox.glob("*.eml"))]
+        assert isinstance(runtime.ports.mailer, OutboxMailer)  # sealed at rest: read through the mailer
+        return [email.message_from_bytes(data) for _, data in runtime.ports.mailer.messages()]
 
     @contextmanager
     def crash_during_apply() -> Iterator[None]:

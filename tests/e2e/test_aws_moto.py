@@ -97,7 +97,16 @@ def _ses_mails() -> list[email.message.Message]:
 
 
 def _outbox_mails(home: Path) -> list[email.message.Message]:
-    return [email.message_from_bytes(p.read_bytes()) for p in sorted((home / "outbox").glob("*.eml"))]
+    from adapters.local.mailer import OutboxMailer
+    from adapters.settings import Settings
+    from local.wiring import bootstrap
+
+    runtime = bootstrap(Settings(home=home))  # the outbox is sealed at rest: read it through the mailer
+    try:
+        assert isinstance(runtime.ports.mailer, OutboxMailer)
+        return [email.message_from_bytes(data) for _, data in runtime.ports.mailer.messages()]
+    finally:
+        runtime.close()
 
 
 def test_aws_under_moto_answers_like_the_local_runtime(
