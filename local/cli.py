@@ -251,6 +251,7 @@ def _register_subcommands() -> None:
 
     cli_events.register(app)
     cli_runtime.register(app)
+    __import__("local.cli_validate", fromlist=["register"]).register(app)
 
 
 def main(argv: list[str] | None = None) -> None:
