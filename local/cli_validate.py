@@ -59,12 +59,15 @@ def validate(
         typer.Option(
             "--check-delay",
             min=0.0,
-            help="Seconds the spec's slow check takes per transaction (default $INVENTORY_CHECK_DELAY, else 10).",
+            help="Seconds the spec's slow check takes per transaction"
+            " (default: $INVENTORY_CHECK_DELAY, else 10).",
         ),
     ] = None,
     checkpoint_every: Annotated[
         int,
-        typer.Option("--checkpoint-every", min=1, help="Checkpoint after this many transactions (and every file)."),
+        typer.Option(
+            "--checkpoint-every", min=1, help="Checkpoint after this many transactions (and every file)."
+        ),
     ] = 1000,
 ) -> None:
     """Check every transaction since the last run, in arrival order; store a report and mail a summary.

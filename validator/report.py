@@ -40,7 +40,9 @@ def findings_csv(findings: Sequence[FindingRecord]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def report_json(summary: dict[str, Any], files: Sequence[dict[str, Any]], findings: Sequence[FindingRecord]) -> bytes:
+def report_json(
+    summary: dict[str, Any], files: Sequence[dict[str, Any]], findings: Sequence[FindingRecord]
+) -> bytes:
     body = {
         **summary,
         "files_checked": list(files),

@@ -333,7 +333,11 @@ class _Runner:
         self.checked_now = 0
 
         files = sorted(
-            (f for f in self.ports.table.files_since(cp.sequence - 1) if (f.sequence, f.key) > (cp.sequence, cp.key)),
+            (
+                f
+                for f in self.ports.table.files_since(cp.sequence - 1)
+                if (f.sequence, f.key) > (cp.sequence, cp.key)
+            ),
             key=lambda f: (f.sequence, f.key),
         )
         self.progress.start(sum(1 for f in files if f.kind == "inventory"), run.transactions)
@@ -359,11 +363,13 @@ class _Runner:
 
     def _check_file(self, record: FileRecord) -> bool:
         """Check one file from where the checkpoint left it; False when a stop was requested midway."""
-        cp, checks, run = self.cp, self.checks, self.cp.run
+        checks, run = self.checks, self.cp.run
         assert run is not None
         current = run.current
         if current is None or (current.key, current.sequence) != (record.key, record.sequence):
-            current = run.current = _Current(record.key, record.sequence, findings_before=checks.finding_count)
+            current = run.current = _Current(
+                record.key, record.sequence, findings_before=checks.finding_count
+            )
         checks.begin_file(record, current.good, current.bad, current.total)
         self.progress.file_started(record)
         started = time.monotonic()
@@ -410,7 +416,9 @@ class _Runner:
         except UnusableFile as exc:
             checks.add(UNREADABLE, None, f"{exc} (ledger status {record.status!r})")
         except NoSuchObject:
-            checks.add(MISSING_OBJECT, None, f"the object is not in the bucket (ledger status {record.status!r})")
+            checks.add(
+                MISSING_OBJECT, None, f"the object is not in the bucket (ledger status {record.status!r})"
+            )
         else:
             checks.end_file(record)
         if unreported:
@@ -418,14 +426,21 @@ class _Runner:
         findings = checks.finding_count - current.findings_before
         elapsed = time.monotonic() - started
         checks.log_file(
-            {"key": key, "sequence": record.sequence, "transactions": current.transactions, "findings": findings}
+            {
+                "key": key,
+                "sequence": record.sequence,
+                "transactions": current.transactions,
+                "findings": findings,
+            }
         )
         self.progress.file_done(record, current.transactions, findings, elapsed)
         return True
 
     # -------------------------------------------------------------- the end
 
-    def _summary(self, status: str, report: str | None, resumed: bool, finished: datetime | None = None) -> RunSummary:
+    def _summary(
+        self, status: str, report: str | None, resumed: bool, finished: datetime | None = None
+    ) -> RunSummary:
         run = self.cp.run
         assert run is not None
         return RunSummary(

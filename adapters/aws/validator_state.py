@@ -14,6 +14,7 @@ a run killed halfway through a save resumes from the last whole checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -47,9 +48,7 @@ class DynamoValidatorState:
     # ------------------------------------------------------------------ lease
 
     def lease(self) -> Lease | None:
-        item = self.client.get_item(
-            TableName=self.table, Key=_key("LEASE"), ConsistentRead=True
-        ).get("Item")
+        item = self.client.get_item(TableName=self.table, Key=_key("LEASE"), ConsistentRead=True).get("Item")
         if not item:
             return None
         return Lease(item["owner"]["S"], datetime.fromtimestamp(float(item["expires"]["N"]), UTC))
@@ -64,7 +63,11 @@ class DynamoValidatorState:
         try:
             self.client.put_item(
                 TableName=self.table,
-                Item={**_key("LEASE"), "owner": {"S": owner}, "expires": {"N": _num((now + ttl).timestamp())}},
+                Item={
+                    **_key("LEASE"),
+                    "owner": {"S": owner},
+                    "expires": {"N": _num((now + ttl).timestamp())},
+                },
                 ConditionExpression=condition,
                 ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
@@ -74,7 +77,8 @@ class DynamoValidatorState:
         return True
 
     def release(self, owner: str) -> None:
-        try:
+        # If someone else holds it now (ours expired), the condition fails and theirs stays.
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
             self.client.delete_item(
                 TableName=self.table,
                 Key=_key("LEASE"),
@@ -82,15 +86,13 @@ class DynamoValidatorState:
                 ExpressionAttributeNames={"#o": "owner"},
                 ExpressionAttributeValues={":me": {"S": owner}},
             )
-        except self.client.exceptions.ConditionalCheckFailedException:
-            pass  # someone else holds it now (ours expired): leave theirs alone
 
     # ------------------------------------------------------------------ checkpoint and entries
 
     def _checkpoint(self) -> tuple[str | None, int]:
-        item = self.client.get_item(
-            TableName=self.table, Key=_key("CHECKPOINT"), ConsistentRead=True
-        ).get("Item")
+        item = self.client.get_item(TableName=self.table, Key=_key("CHECKPOINT"), ConsistentRead=True).get(
+            "Item"
+        )
         if not item:
             return None, 0
         return item["body"]["S"], int(item["gen"]["N"])
