@@ -6,8 +6,8 @@ Items (partition `PK = VALIDATOR`, one item collection):
 - `SK = STATE#<key>`: one carried entry: k (the key), v (value; absent = deleted), p (the value at the
   previous checkpoint), g (the save that wrote it). Keys too long for a sort key are hashed.
 
-A save writes its entries first (BatchWriteItem, 25 a call) with g = gen + 1, then the checkpoint with
-gen + 1 in one transaction with the lease renewal. Until that transaction succeeds the entries are not
+A save renews the lease (conditional on holding it), writes its entries (BatchWriteItem, 25 a call)
+with g = gen + 1, then the checkpoint with gen + 1 in one transaction with the lease condition. Until that transaction succeeds the entries are not
 committed: `load` reads an entry with g > gen as its previous value `p` and writes it back that way, so
 a run killed halfway through a save resumes from the last whole checkpoint.
 """
@@ -131,24 +131,30 @@ class DynamoValidatorState:
         if self._gen is None:
             self._gen = self._checkpoint()[1]
         gen = self._gen + 1
+        renew = {
+            "TableName": self.table,
+            "Key": _key("LEASE"),
+            "UpdateExpression": "SET #e = :e",
+            "ConditionExpression": "#o = :me AND #e > :now",
+            "ExpressionAttributeNames": {"#o": "owner", "#e": "expires"},
+            "ExpressionAttributeValues": {
+                ":me": {"S": owner},
+                ":now": {"N": _num(now.timestamp())},
+                ":e": {"N": _num((now + ttl).timestamp())},
+            },
+        }
+        # Renew first: a run whose lease another run took must not write a single entry (the new
+        # holder may already have loaded, and would not see them as uncommitted). Renewed, the lease
+        # is ours for a whole ttl, far longer than the writes below take.
+        try:
+            self.client.update_item(**renew)
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise LeaseLost(f"{owner} no longer holds the validator lease") from exc
         self._batch_write([_put(k, c.value, c.previous, gen) for k, c in changes.items()])
         try:
             self.client.transact_write_items(
                 TransactItems=[
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": _key("LEASE"),
-                            "UpdateExpression": "SET #e = :e",
-                            "ConditionExpression": "#o = :me AND #e > :now",
-                            "ExpressionAttributeNames": {"#o": "owner", "#e": "expires"},
-                            "ExpressionAttributeValues": {
-                                ":me": {"S": owner},
-                                ":now": {"N": _num(now.timestamp())},
-                                ":e": {"N": _num((now + ttl).timestamp())},
-                            },
-                        }
-                    },
+                    {"Update": renew},
                     {
                         "Put": {
                             "TableName": self.table,

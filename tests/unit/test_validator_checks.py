@@ -36,7 +36,11 @@ def test_clean_files_have_no_findings(tmp_path):
 def test_bad_rows_are_findings_with_line_and_reason(tmp_path):
     rt = runtime(tmp_path)
     key = day_key(15, "a_inventory.csv")
-    put(rt, key, tsv("2021-02-15T10:00:00Z|W1|i1|Mug|5", "not a time|W1|i1|Mug|1", "2021-02-15T11:00:00Z|W1|i1|Mug|x"))
+    put(
+        rt,
+        key,
+        tsv("2021-02-15T10:00:00Z|W1|i1|Mug|5", "not a time|W1|i1|Mug|1", "2021-02-15T11:00:00Z|W1|i1|Mug|x"),
+    )
     summary = validate(rt)
     # bad rows count as transactions checked, and the ledger agrees with the file (no reconciliation finding)
     assert summary.transactions == 3
@@ -102,7 +106,10 @@ def test_timestamp_outside_the_files_date(tmp_path):
         ),
     )
     summary = validate(rt)
-    assert kinds(rt, summary) == [("timestamp_outside_file_date", key, 5), ("timestamp_outside_file_date", key, 6)]
+    assert kinds(rt, summary) == [
+        ("timestamp_outside_file_date", key, 5),
+        ("timestamp_outside_file_date", key, 6),
+    ]
 
 
 def test_reconciliation_against_the_ledger(tmp_path):
@@ -142,7 +149,9 @@ def test_duplicate_keys_older_than_the_window_are_pruned_and_saved_as_deletions(
     from adapters.ports import FileRecord
 
     def record(seq: int, day: int) -> FileRecord:
-        return FileRecord(day_key(day, f"{seq}_inventory.csv"), "inventory", "e", seq, datetime.now(UTC), "applied")
+        return FileRecord(
+            day_key(day, f"{seq}_inventory.csv"), "inventory", "e", seq, datetime.now(UTC), "applied"
+        )
 
     ts = datetime(2021, 2, 1, 10, tzinfo=UTC)
     c.begin_file(record(1, 1))
@@ -159,7 +168,7 @@ def test_duplicate_keys_older_than_the_window_are_pruned_and_saved_as_deletions(
 
 
 def test_findings_csv_neutralises_formulas():
-    data = findings_csv([FindingRecord("bad_row", "inventory_files/x.csv", 3, "=HYPERLINK(\"http://x\")")])
+    data = findings_csv([FindingRecord("bad_row", "inventory_files/x.csv", 3, '=HYPERLINK("http://x")')])
     lines = data.decode().splitlines()
     assert lines[0] == "kind,file_key,line,message"
     assert lines[1].startswith("bad_row,inventory_files/x.csv,3,\"'=HYPERLINK")

@@ -25,7 +25,9 @@ INVENTORY = str(Path(sys.executable).parent / "inventory")  # the installed comm
 class Recorder:
     """An extra row check that records what it saw, and can fail or ask to stop at a given transaction."""
 
-    def __init__(self, fail_at: int | None = None, stop: threading.Event | None = None, stop_at: int | None = None):
+    def __init__(
+        self, fail_at: int | None = None, stop: threading.Event | None = None, stop_at: int | None = None
+    ):
         self.seen: list[tuple[str, int]] = []
         self.fail_at, self.stop, self.stop_at = fail_at, stop, stop_at
 
@@ -41,7 +43,10 @@ def some_files(rt, files: int = 3, rows: int = 10) -> list[str]:
     keys = []
     for f in range(files):
         key = day_key(15, f"{f}_inventory.csv")
-        lines = [f"2021-02-15T{10 + f:02d}:{r:02d}:00Z|W{r % 2}|i{r % 3}|Item {r % 3}|{(-1) ** r * r}" for r in range(rows)]
+        lines = [
+            f"2021-02-15T{10 + f:02d}:{r:02d}:00Z|W{r % 2}|i{r % 3}|Item {r % 3}|{(-1) ** r * r}"
+            for r in range(rows)
+        ]
         lines[3] = "broken"
         put(rt, key, tsv(*lines))
         keys.append(key)
@@ -113,7 +118,9 @@ def test_stop_request_checkpoints_after_the_current_transaction(tmp_path):
     stop = threading.Event()
     first = Recorder(stop=stop, stop_at=12)
     opts = RunOptions(check_delay=0, checkpoint_every=1000, extra_checks=[first])
-    stopped = run_validation(rt.ports, SqliteValidatorState(rt.db), rt.ports.settings, options=opts, stop=stop)
+    stopped = run_validation(
+        rt.ports, SqliteValidatorState(rt.db), rt.ports.settings, options=opts, stop=stop
+    )
     assert stopped.status == "stopped" and stopped.transactions == 12 and stopped.report_key is None
     # the lease is free again and the next run starts exactly after the 12th transaction
     second = Recorder()
@@ -180,7 +187,9 @@ def test_cli_prints_json_summary_and_a_second_start_exits_cleanly(tmp_path):
     assert {"run_id", "files", "transactions", "findings", "report_key"} <= out.keys()
     assert (out["files"], out["transactions"], out["findings_by_kind"]["bad_row"]) == (1, 10, 1)
     # WHEN another run holds the lease (pid 1 never dies)
-    SqliteValidatorState(rt.db).acquire(f"{socket.gethostname()}:1:x", datetime.now(UTC), timedelta(minutes=5))
+    SqliteValidatorState(rt.db).acquire(
+        f"{socket.gethostname()}:1:x", datetime.now(UTC), timedelta(minutes=5)
+    )
     busy = subprocess.run(cli[:4] + ["table"] + cli[5:], capture_output=True, text=True, timeout=60)
     # THEN the second start says so in one line and exits 0
     assert busy.returncode == 0, busy.stderr
