@@ -29,7 +29,9 @@ REQUIRED = ("INVENTORY_BUCKET", "INVENTORY_TABLE", "INVENTORY_BUS")
 
 
 def _log(message: str, **fields: Any) -> None:
-    sys.stdout.write(json.dumps({"level": "INFO", "service": "validator", "message": message, **fields}) + "\n")
+    sys.stdout.write(
+        json.dumps({"level": "INFO", "service": "validator", "message": message, **fields}) + "\n"
+    )
     sys.stdout.flush()
 
 

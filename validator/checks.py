@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
@@ -90,7 +91,12 @@ _DupKey = tuple[datetime, str, str, int]
 
 
 class TransactionChecks:
-    """The real checks and the state they carry; one instance per run, loaded from the saved entries."""
+    """The real checks and the state they carry; one instance per run, loaded from the saved entries.
+
+    Saved entries: `t<SEP>warehouse<SEP>item` -> level, `n<SEP>item` -> name, and the duplicate keys in
+    append-only segments `d<SEP>day<SEP>n` -> JSON rows (one entry per checkpoint, not per transaction,
+    so a checkpoint stays one write per changed pair plus a handful).
+    """
 
     def __init__(self, run_id: str, dup_window_days: int = DEFAULT_DUP_WINDOW_DAYS) -> None:
         self.run_id = run_id
@@ -98,8 +104,8 @@ class TransactionChecks:
         # carried between runs
         self.totals: dict[_Pair, int] = {}
         self.names: dict[str, str] = {}
-        self.seen: dict[_DupKey, tuple[int, int, int]] = {}  # -> (file sequence, line, day ordinal)
-        self.by_day: dict[int, list[_DupKey]] = {}
+        self.seen: dict[_DupKey, tuple[int, int]] = {}  # -> (file sequence, line) of its first sighting
+        self.by_day: dict[int, list[_DupKey]] = {}  # day ordinal of the file -> its keys, in order
         self.newest_day = 0
         # this run's findings
         self.findings: list[FindingRecord] = []  # the stored ones, at most MAX_STORED_FINDINGS
@@ -107,22 +113,22 @@ class TransactionChecks:
         # what changed since the last checkpoint: key -> value at that checkpoint
         self._pair_prev: dict[_Pair, int | None] = {}
         self._name_prev: dict[str, str | None] = {}
-        self._seen_new: dict[_DupKey, None] = {}
-        self._seen_gone: dict[_DupKey, str] = {}
+        self._segments: dict[int, list[tuple[int, int, int]]] = {}  # day -> saved (n, start, end)
+        self._gone: dict[str, Change] = {}  # segments of pruned days, to delete
         self._findings_saved = 0
+        # this run's log of checked files (for the report), saved like the findings
+        self.file_log: list[str] = []
+        self._file_log_saved = 0
         # the file being checked
         self.file_key = ""
         self.sequence = 0
+        self.line = 0
         self.good = 0
         self.bad = 0
         self.total = 0
         self._day_start: datetime | None = None
         self._day_end: datetime | None = None
         self._day_keys: list[_DupKey] = []
-        self._day = 0
-        # this run's log of checked files (for the report), saved like the findings
-        self.file_log: list[str] = []
-        self._file_log_saved = 0
 
     # ------------------------------------------------------------------ findings
 
@@ -137,11 +143,13 @@ class TransactionChecks:
 
     # ------------------------------------------------------------------ files
 
-    def begin_file(self, record: FileRecord, good: int = 0, bad: int = 0, total: int = 0) -> None:
+    def begin_file(
+        self, record: FileRecord, good: int = 0, bad: int = 0, total: int = 0, line: int = 0
+    ) -> None:
         """Start (or, with the counts saved in a checkpoint, resume) a file."""
         self.file_key = record.key
         self.sequence = record.sequence
-        self.good, self.bad, self.total = good, bad, total
+        self.good, self.bad, self.total, self.line = good, bad, total, line
         day = key_date(record.key)
         if day is None:
             self._day_start = self._day_end = None
@@ -153,65 +161,86 @@ class TransactionChecks:
         self.newest_day = max(self.newest_day, ordinal)
         self._prune()
         self._day_keys = self.by_day.setdefault(ordinal, [])
-        self._day = ordinal
 
     def _prune(self) -> None:
         oldest = self.newest_day - self.dup_window_days
         for day in [d for d in self.by_day if d < oldest]:
-            for key in self.by_day.pop(day):
-                value = self.seen.pop(key, None)
-                if value is None:
-                    continue
-                if key in self._seen_new:
-                    del self._seen_new[key]  # never saved: nothing to delete
+            keys = self.by_day[day]
+            for n, start, end in self._segments.pop(day, []):
+                self._gone[_segment_key(day, n)] = Change(None, self._segment_text(keys, start, end))
+            del self.by_day[day]
+            for key in keys:
+                self.seen.pop(key, None)
+
+    def check(self, items: Iterator[Row | BadRow], limit: int, extra: Sequence[RowCheck] = ()) -> int:
+        """Check up to `limit` transactions from `items` (then call `extra` on each); returns how many.
+
+        The hot loop: state in local variables, one pass per row, strings built only for findings.
+        """
+        totals, pair_prev, names, seen = self.totals, self._pair_prev, self.names, self.seen
+        day_keys, sequence, start, end = self._day_keys, self.sequence, self._day_start, self._day_end
+        good, bad, total, line = self.good, self.bad, self.total, self.line
+        add, file_key = self.add, self.file_key
+        done = 0
+        try:
+            for item in items:
+                if type(item) is BadRow:
+                    bad += 1
+                    line = item.line
+                    add(BAD_ROW, line, item.reason)
                 else:
-                    self._seen_gone[key] = _seen_value(value)
+                    line, ts, warehouse, item_id, item_name, change = item  # type: ignore[misc]
+                    good += 1
+                    total += change
+                    # A pair going negative, in arrival order: its level before this row and after.
+                    pair = (warehouse, item_id)
+                    old = totals.get(pair)
+                    if pair not in pair_prev:
+                        pair_prev[pair] = old
+                    before = old or 0
+                    after = before + change
+                    totals[pair] = after
+                    if after < 0 <= before:
+                        add(NEGATIVE_LEVEL, line, f"{warehouse} / {item_id} goes to {after} (was {before})")
+                    # The same item under another name (an empty name says nothing about the item).
+                    if item_name and names.get(item_id) != item_name:
+                        self._rename(item_id, item_name, line)
+                    # A timestamp outside the date of the file's folder (yyyy/mm/dd in its key).
+                    if start is not None and not (start <= ts < end):  # type: ignore[operator]
+                        add(OUTSIDE_FILE_DATE, line, f"timestamp {ts.isoformat()} is not on {start.date()}")
+                    # The same transaction in an earlier file (a file sent twice under two names, say).
+                    key = (ts, warehouse, item_id, change)
+                    first = seen.get(key)
+                    if first is None:
+                        seen[key] = (sequence, line)
+                        day_keys.append(key)
+                    elif first[0] != sequence:
+                        add(
+                            DUPLICATE,
+                            line,
+                            f"same transaction ({ts.isoformat()}, {warehouse}, {item_id}, {change})"
+                            f" as line {first[1]} of file #{first[0]}",
+                        )
+                for check in extra:
+                    check(file_key, item)
+                done += 1
+                if done >= limit:
+                    break
+        finally:
+            self.good, self.bad, self.total, self.line = good, bad, total, line
+        return done
 
-    def row(self, row: Row) -> None:
-        line, ts, warehouse, item_id, item_name, change = row
-        self.good += 1
-        self.total += change
-        # A pair going negative, in arrival order: the level before this row and after it.
-        pair = (warehouse, item_id)
-        old = self.totals.get(pair)
-        if pair not in self._pair_prev:
-            self._pair_prev[pair] = old
-        before = old or 0
-        after = before + change
-        self.totals[pair] = after
-        if after < 0 <= before:
-            self.add(NEGATIVE_LEVEL, line, f"{warehouse} / {item_id} goes to {after} (was {before})")
-        # The same item under another name (an empty name says nothing about the item).
-        if item_name:
-            known = self.names.get(item_id)
-            if known != item_name:
-                if item_id not in self._name_prev:
-                    self._name_prev[item_id] = known
-                self.names[item_id] = item_name
-                if known is not None:
-                    self.add(NAME_CONFLICT, line, f"item {item_id} is named {item_name!r}, before {known!r}")
-        # A timestamp outside the date of the file's folder (yyyy/mm/dd in its key).
-        start = self._day_start
-        if start is not None and not (start <= ts < self._day_end):  # type: ignore[operator]
-            self.add(OUTSIDE_FILE_DATE, line, f"timestamp {ts.isoformat()} is not on {start.date()}")
-        # The same transaction in an earlier file (a file sent twice under two names, say).
-        key = (ts, warehouse, item_id, change)
-        seen = self.seen.get(key)
-        if seen is None:
-            self.seen[key] = (self.sequence, line, self._day)
-            self._seen_new[key] = None
-            self._day_keys.append(key)
-        elif seen[0] != self.sequence:
-            self.add(
-                DUPLICATE,
-                line,
-                f"same transaction ({ts.isoformat()}, {warehouse}, {item_id}, {change}) as line {seen[1]}"
-                f" of file #{seen[0]}",
-            )
+    def _rename(self, item_id: str, name: str, line: int) -> None:
+        known = self.names.get(item_id)
+        if item_id not in self._name_prev:
+            self._name_prev[item_id] = known
+        self.names[item_id] = name
+        if known is not None:
+            self.add(NAME_CONFLICT, line, f"item {item_id} is named {name!r}, before {known!r}")
 
-    def bad_row(self, bad: BadRow) -> None:
-        self.bad += 1
-        self.add(BAD_ROW, bad.line, bad.reason)
+    def row(self, row: Row | BadRow) -> None:
+        """One transaction (tests, and callers that check rows one by one)."""
+        self.check(iter((row,)), 1)
 
     def end_file(self, record: FileRecord) -> None:
         """Reconciliation: the file was applied once, with the totals its rows add up to."""
@@ -228,22 +257,39 @@ class TransactionChecks:
                 f"{ledger[0]}/{ledger[1]}/{ledger[2]} in the ledger",
             )
 
+    def log_file(self, record: dict[str, Any]) -> None:
+        self.file_log.append(json.dumps(record, ensure_ascii=False))
+
     # ------------------------------------------------------------------ persistence
+
+    def _segment_text(self, keys: list[_DupKey], start: int, end: int) -> str:
+        seen = self.seen
+        rows = []
+        for key in keys[start:end]:
+            ts, warehouse, item_id, change = key
+            sequence, line = seen[key]
+            rows.append([ts.isoformat(), warehouse, item_id, change, sequence, line])
+        return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
     def changes(self) -> dict[str, Change]:
         """The entries changed since the last call, with their previous values; resets the tracking."""
-        out: dict[str, Change] = {}
+        out: dict[str, Change] = dict(self._gone)
+        self._gone.clear()
         totals, names = self.totals, self.names
         for pair, prev in self._pair_prev.items():
             out[_pair_key(pair)] = Change(str(totals[pair]), None if prev is None else str(prev))
         for item, prev_name in self._name_prev.items():
             out["n" + _SEP + item] = Change(names[item], prev_name)
-        gone = self._seen_gone
-        for key, value in gone.items():
-            out[_dup_key(key)] = Change(None, value)
-        for key in self._seen_new:
-            # A key pruned and seen again since the last checkpoint is rewritten, not deleted.
-            out[_dup_key(key)] = Change(_seen_value(self.seen[key]), gone.get(key))
+        for day, keys in self.by_day.items():
+            segments = self._segments.setdefault(day, [])
+            saved = segments[-1][2] if segments else 0
+            if len(keys) > saved:
+                n = segments[-1][0] + 1 if segments else 0
+                segments.append((n, saved, len(keys)))
+                key = _segment_key(day, n)
+                # A segment of a day pruned and seen again (a late file) replaces the deleted one.
+                previous = out[key].previous if key in out else None
+                out[key] = Change(self._segment_text(keys, saved, len(keys)), previous)
         for n in range(self._findings_saved, len(self.findings)):
             out[_log_key("f", self.run_id, n)] = Change(self.findings[n].to_json(), None)
         self._findings_saved = len(self.findings)
@@ -252,8 +298,6 @@ class TransactionChecks:
         self._file_log_saved = len(self.file_log)
         self._pair_prev.clear()
         self._name_prev.clear()
-        self._seen_new.clear()
-        self._seen_gone.clear()
         return out
 
     def finish_changes(self) -> dict[str, Change]:
@@ -275,6 +319,7 @@ class TransactionChecks:
         file_prefix = "r" + _SEP + self.run_id + _SEP
         stored: list[tuple[str, str]] = []
         files: list[tuple[str, str]] = []
+        segments: list[tuple[int, int, str]] = []
         for key, value in entries.items():
             tag = key[0]
             if tag == "t":
@@ -283,35 +328,32 @@ class TransactionChecks:
             elif tag == "n":
                 self.names[key[2:]] = value
             elif tag == "d":
-                _, ts, warehouse, item_id, change = key.split(_SEP)
-                dup = (datetime.fromisoformat(ts), warehouse, item_id, int(change))
-                seq, line, day = (int(p) for p in value.split())
-                self.seen[dup] = (seq, line, day)
-                self.by_day.setdefault(day, []).append(dup)
+                _, day_text, n_text = key.split(_SEP)
+                segments.append((int(day_text), int(n_text), value))
             elif key.startswith(finding_prefix):
                 stored.append((key, value))
             elif key.startswith(file_prefix):
                 files.append((key, value))
+        for day, n, value in sorted(segments):
+            keys = self.by_day.setdefault(day, [])
+            start = len(keys)
+            for ts, warehouse, item_id, change, sequence, line in json.loads(value):
+                dup = (datetime.fromisoformat(ts), warehouse, item_id, change)
+                self.seen[dup] = (sequence, line)
+                keys.append(dup)
+            self._segments.setdefault(day, []).append((n, start, len(keys)))
         self.findings = [FindingRecord.from_json(v) for _, v in sorted(stored)]
         self._findings_saved = len(self.findings)
         self.file_log = [v for _, v in sorted(files)]
         self._file_log_saved = len(self.file_log)
-
-    def log_file(self, record: dict[str, Any]) -> None:
-        self.file_log.append(json.dumps(record, ensure_ascii=False))
 
 
 def _pair_key(pair: _Pair) -> str:
     return "t" + _SEP + pair[0] + _SEP + pair[1]
 
 
-def _dup_key(key: _DupKey) -> str:
-    ts, warehouse, item_id, change = key
-    return _SEP.join(("d", ts.isoformat(), warehouse, item_id, str(change)))
-
-
-def _seen_value(value: tuple[int, int, int]) -> str:
-    return f"{value[0]} {value[1]} {value[2]}"
+def _segment_key(day: int, n: int) -> str:
+    return f"d{_SEP}{day:07d}{_SEP}{n:07d}"
 
 
 def _log_key(tag: str, run_id: str, n: int) -> str:
