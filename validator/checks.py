@@ -44,7 +44,12 @@ MISSING_OBJECT = "missing_object"
 MAX_STORED_FINDINGS = 100_000
 DEFAULT_DUP_WINDOW_DAYS = 7
 
-_SEP = "\x1f"  # the parser rejects control characters in every field, so this never occurs in one
+_SEP = "\x1f"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# NamedTuple's generated __new__ is a Python function; tuple.__new__ skips it (one per changed pair).
+_new_change = (
+    tuple.__new__
+)  # the parser rejects control characters in every field, so this never occurs in one
 
 
 def check_transaction(*args: object, delay: float = 10.0, **kwargs: object) -> None:
@@ -102,7 +107,8 @@ class TransactionChecks:
         self.run_id = run_id
         self.dup_window_days = dup_window_days
         # carried between runs
-        self.totals: dict[_Pair, int] = {}
+        # pair -> [level, level at the last checkpoint (None: no level then), changed since then]
+        self.totals: dict[_Pair, list[Any]] = {}
         self.names: dict[str, str] = {}
         self.seen: dict[_DupKey, tuple[int, int]] = {}  # -> (file sequence, line) of its first sighting
         self.by_day: dict[int, list[_DupKey]] = {}  # day ordinal of the file -> its keys, in order
@@ -111,7 +117,7 @@ class TransactionChecks:
         self.findings: list[FindingRecord] = []  # the stored ones, at most MAX_STORED_FINDINGS
         self.counts: dict[str, int] = {}
         # what changed since the last checkpoint: key -> value at that checkpoint
-        self._pair_prev: dict[_Pair, int | None] = {}
+        self._pairs_changed: list[_Pair] = []
         self._name_prev: dict[str, str | None] = {}
         self._segments: dict[int, list[tuple[int, int, int]]] = {}  # day -> saved (n, start, end)
         self._gone: dict[str, Change] = {}  # segments of pruned days, to delete
@@ -177,10 +183,11 @@ class TransactionChecks:
 
         The hot loop: state in local variables, one pass per row, strings built only for findings.
         """
-        totals, pair_prev, names, seen = self.totals, self._pair_prev, self.names, self.seen
+        totals, changed, names, seen = self.totals, self._pairs_changed, self.names, self.seen
         day_keys, sequence, start, end = self._day_keys, self.sequence, self._day_start, self._day_end
         good, bad, total, line = self.good, self.bad, self.total, self.line
         add, file_key = self.add, self.file_key
+        seen_setdefault = seen.setdefault
         done = 0
         try:
             for item in items:
@@ -193,13 +200,19 @@ class TransactionChecks:
                     good += 1
                     total += change
                     # A pair going negative, in arrival order: its level before this row and after.
+                    # One dict lookup per row: the level lives in a mutable cell that also remembers
+                    # its value at the last checkpoint.
                     pair = (warehouse, item_id)
-                    old = totals.get(pair)
-                    if pair not in pair_prev:
-                        pair_prev[pair] = old
-                    before = old or 0
-                    after = before + change
-                    totals[pair] = after
+                    cell = totals.get(pair)
+                    if cell is None:
+                        cell = totals[pair] = [0, None, True]
+                        changed.append(pair)
+                    elif not cell[2]:
+                        cell[1] = cell[0]
+                        cell[2] = True
+                        changed.append(pair)
+                    before = cell[0]
+                    after = cell[0] = before + change
                     if after < 0 <= before:
                         add(NEGATIVE_LEVEL, line, f"{warehouse} / {item_id} goes to {after} (was {before})")
                     # The same item under another name (an empty name says nothing about the item).
@@ -210,9 +223,9 @@ class TransactionChecks:
                         add(OUTSIDE_FILE_DATE, line, f"timestamp {ts.isoformat()} is not on {start.date()}")
                     # The same transaction in an earlier file (a file sent twice under two names, say).
                     key = (ts, warehouse, item_id, change)
-                    first = seen.get(key)
-                    if first is None:
-                        seen[key] = (sequence, line)
+                    here = (sequence, line)
+                    first = seen_setdefault(key, here)  # one hash lookup whether new or not
+                    if first is here:
                         day_keys.append(key)
                     elif first[0] != sequence:
                         add(
@@ -263,21 +276,30 @@ class TransactionChecks:
     # ------------------------------------------------------------------ persistence
 
     def _segment_text(self, keys: list[_DupKey], start: int, end: int) -> str:
+        # Times as exact integer microseconds since the epoch: isoformat() of an aware datetime costs
+        # several times more, and a checkpoint may hold a segment of thousands of rows.
         seen = self.seen
         rows = []
         for key in keys[start:end]:
             ts, warehouse, item_id, change = key
             sequence, line = seen[key]
-            rows.append([ts.isoformat(), warehouse, item_id, change, sequence, line])
+            delta = ts - _EPOCH
+            micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+            rows.append((micros, warehouse, item_id, change, sequence, line))
         return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
     def changes(self) -> dict[str, Change]:
         """The entries changed since the last call, with their previous values; resets the tracking."""
         out: dict[str, Change] = dict(self._gone)
         self._gone.clear()
-        totals, names = self.totals, self.names
-        for pair, prev in self._pair_prev.items():
-            out[_pair_key(pair)] = Change(str(totals[pair]), None if prev is None else str(prev))
+        totals, names, new = self.totals, self.names, _new_change
+        for pair in self._pairs_changed:
+            cell = totals[pair]
+            prev = cell[1]
+            out["t" + _SEP + pair[0] + _SEP + pair[1]] = new(
+                Change, (str(cell[0]), None if prev is None else str(prev))
+            )
+            cell[2] = False
         for item, prev_name in self._name_prev.items():
             out["n" + _SEP + item] = Change(names[item], prev_name)
         for day, keys in self.by_day.items():
@@ -296,7 +318,7 @@ class TransactionChecks:
         for n in range(self._file_log_saved, len(self.file_log)):
             out[_log_key("r", self.run_id, n)] = Change(self.file_log[n], None)
         self._file_log_saved = len(self.file_log)
-        self._pair_prev.clear()
+        self._pairs_changed.clear()
         self._name_prev.clear()
         return out
 
@@ -324,7 +346,8 @@ class TransactionChecks:
             tag = key[0]
             if tag == "t":
                 _, warehouse, item_id = key.split(_SEP)
-                self.totals[(warehouse, item_id)] = int(value)
+                level = int(value)
+                self.totals[(warehouse, item_id)] = [level, level, False]
             elif tag == "n":
                 self.names[key[2:]] = value
             elif tag == "d":
@@ -337,8 +360,8 @@ class TransactionChecks:
         for day, n, value in sorted(segments):
             keys = self.by_day.setdefault(day, [])
             start = len(keys)
-            for ts, warehouse, item_id, change, sequence, line in json.loads(value):
-                dup = (datetime.fromisoformat(ts), warehouse, item_id, change)
+            for micros, warehouse, item_id, change, sequence, line in json.loads(value):
+                dup = (_EPOCH + timedelta(microseconds=micros), warehouse, item_id, change)
                 self.seen[dup] = (sequence, line)
                 keys.append(dup)
             self._segments.setdefault(day, []).append((n, start, len(keys)))
@@ -346,10 +369,6 @@ class TransactionChecks:
         self._findings_saved = len(self.findings)
         self.file_log = [v for _, v in sorted(files)]
         self._file_log_saved = len(self.file_log)
-
-
-def _pair_key(pair: _Pair) -> str:
-    return "t" + _SEP + pair[0] + _SEP + pair[1]
 
 
 def _segment_key(day: int, n: int) -> str:
