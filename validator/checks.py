@@ -3,15 +3,17 @@
 Checks see every transaction in arrival order (files by arrival, rows by line). The real checks carry
 state from one run to the next: the running level of every (warehouse, item) pair, the name of every
 item, and recently seen transactions for the duplicate check. That state is saved with each checkpoint
-as small text entries (see `CheckState.changes`), only what changed since the previous checkpoint, so a
-checkpoint costs O(transactions since the last one), not O(state).
+as text entries (see `TransactionChecks.changes` and `validator.entries`): only what changed since the
+previous checkpoint, in a few append-only chunks, so a checkpoint costs O(transactions since the last
+one) and a handful of writes, not O(state). Levels are saved as per-checkpoint deltas and compacted
+into a snapshot at the end of each run (or every MAX_DELTAS checkpoints).
 
 Memory stays bounded by the size of the business, not by history: one int per pair, one name per item,
 and the duplicate keys of the last `dup_window_days` days of files (older days are pruned at each file,
 on the assumption that a file re-sent more than a week later is not the usual way duplicates happen;
 the window is a parameter).
 
-The hot path (`TransactionChecks.row`) is plain Python on tuples: no model objects per row, no
+The hot path (`TransactionChecks.check`) is plain Python on tuples: no model objects per row, no
 string formatting unless a finding is made.
 """
 
@@ -26,6 +28,7 @@ from typing import Any, NamedTuple, Protocol
 from adapters.ports import FileRecord
 from services.files.keys import key_date
 from services.ingest.parsing import BadRow, Row
+from validator.entries import SEP, Log, chunks
 from validator.state import Change
 
 # Finding kinds, as they appear in the report, the CSV and the mail.
@@ -44,12 +47,9 @@ MISSING_OBJECT = "missing_object"
 MAX_STORED_FINDINGS = 100_000
 DEFAULT_DUP_WINDOW_DAYS = 7
 
-_SEP = "\x1f"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-# NamedTuple's generated __new__ is a Python function; tuple.__new__ skips it (one per changed pair).
-_new_change = (
-    tuple.__new__
-)  # the parser rejects control characters in every field, so this never occurs in one
+# Level changes are compacted into a snapshot after this many checkpoints (and at the end of a run).
+MAX_DELTAS = 500
 
 
 def check_transaction(*args: object, delay: float = 10.0, **kwargs: object) -> None:
@@ -96,35 +96,34 @@ _DupKey = tuple[datetime, str, str, int]
 
 
 class TransactionChecks:
-    """The real checks and the state they carry; one instance per run, loaded from the saved entries.
-
-    Saved entries: `t<SEP>warehouse<SEP>item` -> level, `n<SEP>item` -> name, and the duplicate keys in
-    append-only segments `d<SEP>day<SEP>n` -> JSON rows (one entry per checkpoint, not per transaction,
-    so a checkpoint stays one write per changed pair plus a handful).
-    """
+    """The real checks and the state they carry; one instance per run, loaded from the saved entries."""
 
     def __init__(self, run_id: str, dup_window_days: int = DEFAULT_DUP_WINDOW_DAYS) -> None:
         self.run_id = run_id
         self.dup_window_days = dup_window_days
         # carried between runs
-        # pair -> [level, level at the last checkpoint (None: no level then), changed since then]
+        # pair -> [level, level at the last checkpoint (None: none then), changed since then]
         self.totals: dict[_Pair, list[Any]] = {}
         self.names: dict[str, str] = {}
         self.seen: dict[_DupKey, tuple[int, int]] = {}  # -> (file sequence, line) of its first sighting
-        self.by_day: dict[int, list[_DupKey]] = {}  # day ordinal of the file -> its keys, in order
+        self.by_day: dict[int, Log] = {}  # day ordinal of the file -> the keys first seen in it
         self.newest_day = 0
-        # this run's findings
-        self.findings: list[FindingRecord] = []  # the stored ones, at most MAX_STORED_FINDINGS
+        # this run's findings and checked files
+        self._findings = Log(
+            f"f{SEP}{run_id}{SEP}", lambda items: [list(f) for f in items], lambda row: FindingRecord(*row)
+        )
+        self._files = Log(f"r{SEP}{run_id}{SEP}")
         self.counts: dict[str, int] = {}
-        # what changed since the last checkpoint: key -> value at that checkpoint
+        # what changed since the last checkpoint
         self._pairs_changed: list[_Pair] = []
         self._name_prev: dict[str, str | None] = {}
-        self._segments: dict[int, list[tuple[int, int, int]]] = {}  # day -> saved (n, start, end)
-        self._gone: dict[str, Change] = {}  # segments of pruned days, to delete
-        self._findings_saved = 0
-        # this run's log of checked files (for the report), saved like the findings
-        self.file_log: list[str] = []
-        self._file_log_saved = 0
+        self._gone: dict[str, Change] = {}  # duplicate keys of pruned days, to delete
+        # level deltas and snapshot (see changes)
+        self._delta_n = 0  # number of the next delta
+        self._delta_keys: list[str] = []  # live deltas, since the snapshot
+        self._snapshot = -1
+        self._snapshot_keys: list[str] = []
+        self._garbage: list[str] = []  # entries no committed checkpoint refers to any more
         # the file being checked
         self.file_key = ""
         self.sequence = 0
@@ -139,13 +138,24 @@ class TransactionChecks:
     # ------------------------------------------------------------------ findings
 
     @property
+    def findings(self) -> list[FindingRecord]:
+        return self._findings.items
+
+    @property
+    def file_log(self) -> list[dict[str, Any]]:
+        return self._files.items
+
+    @property
     def finding_count(self) -> int:
         return sum(self.counts.values())
 
     def add(self, kind: str, line: int | None, message: str, file_key: str | None = None) -> None:
         self.counts[kind] = self.counts.get(kind, 0) + 1
-        if len(self.findings) < MAX_STORED_FINDINGS:
-            self.findings.append(FindingRecord(kind, file_key or self.file_key, line, message))
+        if len(self._findings.items) < MAX_STORED_FINDINGS:
+            self._findings.items.append(FindingRecord(kind, file_key or self.file_key, line, message))
+
+    def log_file(self, record: dict[str, Any]) -> None:
+        self._files.items.append(record)
 
     # ------------------------------------------------------------------ files
 
@@ -166,16 +176,40 @@ class TransactionChecks:
             ordinal = day.toordinal()
         self.newest_day = max(self.newest_day, ordinal)
         self._prune()
-        self._day_keys = self.by_day.setdefault(ordinal, [])
+        log = self.by_day.get(ordinal)
+        if log is None:
+            log = self.by_day[ordinal] = self._dup_log(ordinal)
+        self._day_keys = log.items
+
+    def _dup_log(self, day: int) -> Log:
+        seen = self.seen
+
+        def encode(keys: list[_DupKey]) -> list[Any]:
+            # Times as exact integer microseconds since the epoch: isoformat() of an aware datetime
+            # costs several times more.
+            rows = []
+            for key in keys:
+                ts, warehouse, item_id, change = key
+                sequence, line = seen[key]
+                delta = ts - _EPOCH
+                micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+                rows.append((micros, warehouse, item_id, change, sequence, line))
+            return rows
+
+        def decode(row: list[Any]) -> _DupKey:
+            micros, warehouse, item_id, change, sequence, line = row
+            key = (_EPOCH + timedelta(microseconds=micros), warehouse, item_id, change)
+            seen[key] = (sequence, line)
+            return key
+
+        return Log(f"d{SEP}{day:07d}{SEP}", encode, decode)
 
     def _prune(self) -> None:
         oldest = self.newest_day - self.dup_window_days
         for day in [d for d in self.by_day if d < oldest]:
-            keys = self.by_day[day]
-            for n, start, end in self._segments.pop(day, []):
-                self._gone[_segment_key(day, n)] = Change(None, self._segment_text(keys, start, end))
-            del self.by_day[day]
-            for key in keys:
+            log = self.by_day.pop(day)
+            log.delete_all(self._gone)  # before the keys leave `seen`: their text is rebuilt from it
+            for key in log.items:
                 self.seen.pop(key, None)
 
     def check(self, items: Iterator[Row | BadRow], limit: int, extra: Sequence[RowCheck] = ()) -> int:
@@ -199,9 +233,8 @@ class TransactionChecks:
                     line, ts, warehouse, item_id, item_name, change = item  # type: ignore[misc]
                     good += 1
                     total += change
-                    # A pair going negative, in arrival order: its level before this row and after.
-                    # One dict lookup per row: the level lives in a mutable cell that also remembers
-                    # its value at the last checkpoint.
+                    # A pair going negative, in arrival order. One dict lookup per row: the level lives
+                    # in a mutable cell that also remembers its value at the last checkpoint.
                     pair = (warehouse, item_id)
                     cell = totals.get(pair)
                     if cell is None:
@@ -270,113 +303,120 @@ class TransactionChecks:
                 f"{ledger[0]}/{ledger[1]}/{ledger[2]} in the ledger",
             )
 
-    def log_file(self, record: dict[str, Any]) -> None:
-        self.file_log.append(json.dumps(record, ensure_ascii=False))
-
     # ------------------------------------------------------------------ persistence
 
-    def _segment_text(self, keys: list[_DupKey], start: int, end: int) -> str:
-        # Times as exact integer microseconds since the epoch: isoformat() of an aware datetime costs
-        # several times more, and a checkpoint may hold a segment of thousands of rows.
-        seen = self.seen
-        rows = []
-        for key in keys[start:end]:
-            ts, warehouse, item_id, change = key
-            sequence, line = seen[key]
-            delta = ts - _EPOCH
-            micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-            rows.append((micros, warehouse, item_id, change, sequence, line))
-        return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    def meta(self) -> dict[str, int]:
+        """What `restore` needs besides the entries; saved in the checkpoint with them."""
+        return {"newest_day": self.newest_day, "snapshot": self._snapshot, "delta_n": self._delta_n}
 
-    def changes(self) -> dict[str, Change]:
-        """The entries changed since the last call, with their previous values; resets the tracking."""
-        out: dict[str, Change] = dict(self._gone)
+    def changes(self, compact: bool = False) -> dict[str, Change]:
+        """The entries changed since the last call, with their previous values; resets the tracking.
+
+        Entries in `_garbage` belong to no committed checkpoint once the previous save succeeded, so
+        they are deleted with no previous value (a rollback may lose them: nothing refers to them).
+        """
+        out: dict[str, Change] = {key: Change(None, None) for key in self._garbage}
+        self._garbage.clear()
+        out.update(self._gone)
         self._gone.clear()
-        totals, names, new = self.totals, self.names, _new_change
-        for pair in self._pairs_changed:
-            cell = totals[pair]
-            prev = cell[1]
-            out["t" + _SEP + pair[0] + _SEP + pair[1]] = new(
-                Change, (str(cell[0]), None if prev is None else str(prev))
-            )
-            cell[2] = False
-        for item, prev_name in self._name_prev.items():
-            out["n" + _SEP + item] = Change(names[item], prev_name)
-        for day, keys in self.by_day.items():
-            segments = self._segments.setdefault(day, [])
-            saved = segments[-1][2] if segments else 0
-            if len(keys) > saved:
-                n = segments[-1][0] + 1 if segments else 0
-                segments.append((n, saved, len(keys)))
-                key = _segment_key(day, n)
-                # A segment of a day pruned and seen again (a late file) replaces the deleted one.
-                previous = out[key].previous if key in out else None
-                out[key] = Change(self._segment_text(keys, saved, len(keys)), previous)
-        for n in range(self._findings_saved, len(self.findings)):
-            out[_log_key("f", self.run_id, n)] = Change(self.findings[n].to_json(), None)
-        self._findings_saved = len(self.findings)
-        for n in range(self._file_log_saved, len(self.file_log)):
-            out[_log_key("r", self.run_id, n)] = Change(self.file_log[n], None)
-        self._file_log_saved = len(self.file_log)
+        totals = self.totals
+        if compact or len(self._delta_keys) >= MAX_DELTAS:
+            self._compact(out)
+        elif self._pairs_changed:
+            rows = []
+            for pair in self._pairs_changed:
+                cell = totals[pair]
+                rows.append((pair[0], pair[1], cell[0] - (cell[1] or 0)))
+                cell[2] = False
+            for c, text in enumerate(chunks(rows)):
+                key = f"p{SEP}{self._delta_n:09d}{SEP}{c:05d}"
+                out[key] = Change(text, None)
+                self._delta_keys.append(key)
+            self._delta_n += 1
         self._pairs_changed.clear()
+        for item, prev_name in self._name_prev.items():
+            out["n" + SEP + item] = Change(self.names[item], prev_name)
         self._name_prev.clear()
+        for log in self.by_day.values():
+            log.save_new(out)
+        self._findings.save_new(out)
+        self._files.save_new(out)
         return out
+
+    def _compact(self, out: dict[str, Change]) -> None:
+        """All levels as a new snapshot; the old snapshot and the deltas become garbage."""
+        for cell in self.totals.values():
+            cell[2] = False
+        rows = [(warehouse, item_id, cell[0]) for (warehouse, item_id), cell in self.totals.items()]
+        snapshot = self._delta_n
+        keys = []
+        for c, text in enumerate(chunks(rows)):
+            key = f"P{SEP}{snapshot:09d}{SEP}{c:05d}"
+            out[key] = Change(text, None)
+            keys.append(key)
+        self._garbage.extend(self._delta_keys)
+        self._garbage.extend(self._snapshot_keys)
+        self._delta_keys, self._snapshot_keys = [], keys
+        self._snapshot = snapshot
+        self._delta_n = snapshot + 1
 
     def finish_changes(self) -> dict[str, Change]:
-        """Changes that also drop this run's stored findings: the report now holds them."""
-        out = self.changes()
-        logs = [("f", [f.to_json() for f in self.findings]), ("r", self.file_log)]
-        for tag, values in logs:
-            for n, value in enumerate(values):
-                key = _log_key(tag, self.run_id, n)
-                # An entry first saved in this same change set was never committed: nothing to undo.
-                out[key] = Change(None, None if key in out else value)
+        """The run's last changes: levels compacted, and the findings dropped (the report holds them)."""
+        out = self.changes(compact=True)
+        self._findings.delete_all(out)
+        self._files.delete_all(out)
         return out
 
-    def restore(self, entries: dict[str, str], counts: dict[str, int], newest_day: int) -> None:
-        """Load the carried state and this run's stored findings from saved entries."""
+    def restore(self, entries: dict[str, str], counts: dict[str, int], meta: dict[str, int]) -> None:
+        """Load the carried state and this run's findings from saved entries."""
         self.counts = dict(counts)
-        self.newest_day = newest_day
-        finding_prefix = "f" + _SEP + self.run_id + _SEP
-        file_prefix = "r" + _SEP + self.run_id + _SEP
-        stored: list[tuple[str, str]] = []
-        files: list[tuple[str, str]] = []
-        segments: list[tuple[int, int, str]] = []
+        self.newest_day = meta.get("newest_day", 0)
+        self._snapshot = meta.get("snapshot", -1)
+        self._delta_n = meta.get("delta_n", 0)
+        logs: dict[str, list[tuple[str, str]]] = {}
+        deltas: list[str] = []
+        snapshot: list[str] = []
         for key, value in entries.items():
             tag = key[0]
-            if tag == "t":
-                _, warehouse, item_id = key.split(_SEP)
-                level = int(value)
-                self.totals[(warehouse, item_id)] = [level, level, False]
-            elif tag == "n":
+            if tag == "n":
                 self.names[key[2:]] = value
-            elif tag == "d":
-                _, day_text, n_text = key.split(_SEP)
-                segments.append((int(day_text), int(n_text), value))
-            elif key.startswith(finding_prefix):
-                stored.append((key, value))
-            elif key.startswith(file_prefix):
-                files.append((key, value))
-        for day, n, value in sorted(segments):
-            keys = self.by_day.setdefault(day, [])
-            start = len(keys)
-            for micros, warehouse, item_id, change, sequence, line in json.loads(value):
-                dup = (_EPOCH + timedelta(microseconds=micros), warehouse, item_id, change)
-                self.seen[dup] = (sequence, line)
-                keys.append(dup)
-            self._segments.setdefault(day, []).append((n, start, len(keys)))
-        self.findings = [FindingRecord.from_json(v) for _, v in sorted(stored)]
-        self._findings_saved = len(self.findings)
-        self.file_log = [v for _, v in sorted(files)]
-        self._file_log_saved = len(self.file_log)
-
-
-def _segment_key(day: int, n: int) -> str:
-    return f"d{_SEP}{day:07d}{_SEP}{n:07d}"
-
-
-def _log_key(tag: str, run_id: str, n: int) -> str:
-    return f"{tag}{_SEP}{run_id}{_SEP}{n:09d}"
+            elif tag in "pP":
+                _, n, _chunk = key.split(SEP)
+                if tag == "P" and int(n) == self._snapshot:
+                    snapshot.append(value)
+                    self._snapshot_keys.append(key)
+                elif tag == "p" and self._snapshot < int(n) < self._delta_n:
+                    deltas.append(value)
+                    self._delta_keys.append(key)
+                else:
+                    self._garbage.append(key)
+            elif tag in "dfr":
+                head, n_text, chunk_text = key.rsplit(SEP, 2)
+                logs.setdefault(head + SEP, []).append((n_text + SEP + chunk_text, value))
+            else:
+                self._garbage.append(key)
+        totals = self.totals
+        for text in snapshot:
+            for warehouse, item_id, level in json.loads(text):
+                totals[(warehouse, item_id)] = [level, level, False]
+        for text in deltas:
+            for warehouse, item_id, change in json.loads(text):
+                cell = totals.get((warehouse, item_id))
+                if cell is None:
+                    totals[(warehouse, item_id)] = [change, change, False]
+                else:
+                    cell[0] = cell[1] = cell[0] + change
+        for prefix, parts in logs.items():
+            if prefix == self._findings.prefix:
+                self._findings.restore(parts)
+            elif prefix == self._files.prefix:
+                self._files.restore(parts)
+            elif prefix[0] == "d":
+                day = int(prefix.split(SEP)[1])
+                log = self.by_day[day] = self._dup_log(day)
+                log.restore(parts)
+            else:  # findings of another run that never finished
+                self._garbage.extend(prefix + rest for rest, _ in parts)
 
 
 def finding_dict(f: FindingRecord) -> dict[str, Any]:

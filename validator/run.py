@@ -171,7 +171,7 @@ class _Run:
 class _Checkpoint:
     sequence: int = 0  # the last file fully checked, as (sequence, key): ties in sequence go by key
     key: str = ""
-    newest_day: int = 0
+    checks: dict[str, int] = field(default_factory=dict)  # TransactionChecks.meta()
     run: _Run | None = None
 
     def to_json(self) -> str:
@@ -186,7 +186,7 @@ class _Checkpoint:
         if run is not None:
             current = run.get("current")
             run = _Run(**{**run, "current": _Current(**current) if current else None})
-        return cls(data["sequence"], data["key"], data.get("newest_day", 0), run)
+        return cls(data["sequence"], data["key"], data.get("checks", {}), run)
 
 
 # ---------------------------------------------------------------------------------- lease
@@ -302,7 +302,7 @@ class _Runner:
 
     # -------------------------------------------------------------- checkpointing
 
-    def _save(self, changes: dict[str, Any] | None = None) -> None:
+    def _save(self) -> None:
         cp, checks = self.cp, self.checks
         assert cp.run is not None
         cp.run.counts = dict(checks.counts)
@@ -314,14 +314,9 @@ class _Runner:
                 checks.bad,
                 checks.total,
             )
-        cp.newest_day = checks.newest_day
-        self.state.save(
-            self.owner,
-            cp.to_json(),
-            changes if changes is not None else checks.changes(),
-            self.ports.clock.now(),
-            self.opts.lease_ttl,
-        )
+        changes = checks.changes()
+        cp.checks = checks.meta()  # after changes(): a compaction there moves the snapshot
+        self.state.save(self.owner, cp.to_json(), changes, self.ports.clock.now(), self.opts.lease_ttl)
         self.since_save = 0
         self.saved_at = time.monotonic()
 
@@ -334,7 +329,7 @@ class _Runner:
             cp.run = _Run(run_id=run_id, started_at=now.isoformat())
         run = cp.run
         self.checks = checks = TransactionChecks(run.run_id, self.opts.dup_window_days)
-        checks.restore(snapshot.entries, run.counts, cp.newest_day)
+        checks.restore(snapshot.entries, run.counts, cp.checks)
         if isinstance(self.progress, JsonLogProgress):
             self.progress.run_id = run.run_id
         self.since_save = 0
@@ -459,8 +454,7 @@ class _Runner:
         finished = self.ports.clock.now()
         key = report_key(run.run_id, datetime.fromisoformat(run.started_at))
         summary = self._summary("completed", key, resumed, finished)
-        files = [json.loads(text) for text in checks.file_log]
-        self.ports.objects.put(key, report_json(summary.to_dict(), files, checks.findings))
+        self.ports.objects.put(key, report_json(summary.to_dict(), checks.file_log, checks.findings))
         self.ports.objects.put(csv_key(key), findings_csv(checks.findings))
         detail = ValidationCompleted(
             run_id=run.run_id,
@@ -480,6 +474,6 @@ class _Runner:
         # Close the run: the report holds its findings now, the carried state stays for the next run.
         changes = checks.finish_changes()
         self.cp.run = None
-        self.cp.newest_day = checks.newest_day
+        self.cp.checks = checks.meta()
         self.state.save(self.owner, self.cp.to_json(), changes, self.ports.clock.now(), self.opts.lease_ttl)
         return summary
