@@ -48,6 +48,7 @@ MAX_STORED_FINDINGS = 100_000
 DEFAULT_DUP_WINDOW_DAYS = 7
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EXACT = 2.0**32  # seconds: within this, a float timestamp round-trips to the exact microsecond
 # Level changes are compacted into a snapshot after this many checkpoints (and at the end of a run).
 MAX_DELTAS = 500
 
@@ -185,20 +186,26 @@ class TransactionChecks:
         seen = self.seen
 
         def encode(keys: list[_DupKey]) -> list[Any]:
-            # Times as exact integer microseconds since the epoch: isoformat() of an aware datetime
-            # costs several times more.
-            rows = []
+            # Times as integer microseconds since the epoch: from timestamp() that is exact within
+            # 2^32 s of 1970 (to 2106) and far cheaper than isoformat(); beyond that, ISO text. Not
+            # floats: json encodes each float with a Python call.
+            rows: list[Any] = []
+            append = rows.append
             for key in keys:
                 ts, warehouse, item_id, change = key
                 sequence, line = seen[key]
-                delta = ts - _EPOCH
-                micros = (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-                rows.append((micros, warehouse, item_id, change, sequence, line))
+                stamp = ts.timestamp()
+                when = round(stamp * 1e6) if -_EXACT < stamp < _EXACT else ts.isoformat()
+                append((when, warehouse, item_id, change, sequence, line))
             return rows
 
         def decode(row: list[Any]) -> _DupKey:
-            micros, warehouse, item_id, change, sequence, line = row
-            key = (_EPOCH + timedelta(microseconds=micros), warehouse, item_id, change)
+            when, warehouse, item_id, change, sequence, line = row
+            if isinstance(when, str):
+                ts = datetime.fromisoformat(when)
+            else:
+                ts = _EPOCH + timedelta(microseconds=when)
+            key = (ts, warehouse, item_id, change)
             seen[key] = (sequence, line)
             return key
 
