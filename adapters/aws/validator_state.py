@@ -7,8 +7,8 @@ Items (partition `PK = VALIDATOR`, one item collection):
   previous checkpoint), g (the save that wrote it). Keys too long for a sort key are hashed.
 
 A save renews the lease (conditional on holding it), writes its entries (BatchWriteItem, 25 a call)
-with g = gen + 1, then the checkpoint with gen + 1 in one transaction with the lease condition. Until that transaction succeeds the entries are not
-committed: `load` reads an entry with g > gen as its previous value `p` and writes it back that way, so
+with g = gen + 1, then the checkpoint with gen + 1 in one transaction with the lease condition. Until
+that transaction succeeds the entries are not committed: `load` reads an entry with g > gen as its previous value `p` and writes it back that way, so
 a run killed halfway through a save resumes from the last whole checkpoint.
 """
 

@@ -199,7 +199,7 @@ def arrive(world: AwsWorld, sequence: int, key: str, data: bytes) -> None:
             parsed.good_rows,
             len(parsed.bad_rows),
             parsed.total,
-        )  # fmt: skip
+        )
     )
 
 

@@ -120,7 +120,7 @@ def test_reconciliation_against_the_ledger(tmp_path):
     rt.db.conn.execute("UPDATE files SET applied_total = 99 WHERE key = ?", (tampered,))
     stuck = day_key(15, "b_inventory.csv")
     put(rt, stuck, tsv("2021-02-15T12:00:00Z|W1|i1|Mug|1"), process=False)
-    from local.delivery import deliver_once, DeliveryStats
+    from local.delivery import DeliveryStats, deliver_once
 
     deliver_once(rt.ports, rt.bus, DeliveryStats())  # files records the arrival; ingest has not run
     assert rt.ports.table.file(stuck).status == "arrived"
@@ -180,3 +180,45 @@ def test_slow_check_sleeps_the_configured_delay(monkeypatch):
     monkeypatch.setattr(checks.time, "sleep", slept.append)
     checks.SlowCheck(0.25)("k", Row(2, datetime.now(UTC), "W", "i", "n", 1))
     assert slept == [0.25]
+
+
+def test_duplicates_found_against_an_earlier_run(tmp_path):
+    # GIVEN a file validated in one run
+    rt = runtime(tmp_path)
+    put(rt, day_key(15, "a_inventory.csv"), tsv("2021-02-15T10:00:00.123456Z|W1|i1|Mug|1"))
+    assert validate(rt).findings == 0
+    # WHEN the same transaction arrives again in another file, checked by the next run
+    again = day_key(15, "b_inventory.csv")
+    put(rt, again, tsv("2021-02-15T11:00:00+01:00|W1|i1|Mug|1", "2021-02-15T10:00:00.123456Z|W1|i1|Mug|1"))
+    summary = validate(rt)
+    # THEN it is found through the saved keys (to the microsecond: 10:00:00 is not 10:00:00.123456)
+    assert kinds(rt, summary) == [("duplicate_transaction", again, 3)]
+
+
+def test_levels_survive_compaction_and_resume(tmp_path, monkeypatch):
+    # GIVEN levels saved as deltas that are compacted into a snapshot every 2 checkpoints
+    monkeypatch.setattr(checks, "MAX_DELTAS", 2)
+    rt = runtime(tmp_path)
+    for f in range(3):
+        rows = [f"2021-02-15T1{f}:0{r}:00Z|W{r % 2}|i{r % 3}|Item {r % 3}|{r + 1}" for r in range(6)]
+        put(rt, day_key(15, f"{f}_inventory.csv"), tsv(*rows))
+    first = validate(rt, checkpoint_every=1)
+    assert first.findings == 0
+    # WHEN a later file takes every pair down by exactly its level plus one
+    levels: dict[tuple[str, str], int] = {}
+    for _file in range(3):
+        for r in range(6):
+            pair = (f"W{r % 2}", f"i{r % 3}")
+            levels[pair] = levels.get(pair, 0) + r + 1
+    rows = [
+        f"2021-02-16T10:00:0{n}Z|{w}|{i}||{-(lv + 1)}"
+        for n, ((w, i), lv) in enumerate(sorted(levels.items()))
+    ]
+    put(rt, day_key(16, "z_inventory.csv"), tsv(*rows))
+    second = validate(rt, checkpoint_every=1)
+    # THEN every pair goes negative: the levels restored from snapshot + deltas were exact
+    assert second.findings_by_kind == {"negative_level": len(levels)}
+    # and the state store holds a snapshot, no stale deltas beyond the live ones
+    keys = [k for (k,) in rt.db.conn.execute("SELECT key FROM validator_state")]
+    assert any(k.startswith("P") for k in keys)
+    assert not any(k.startswith(("f", "r")) for k in keys)  # finished runs leave no findings behind

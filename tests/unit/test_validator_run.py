@@ -17,6 +17,7 @@ import pytest
 from adapters.local.validator_state import SqliteValidatorState
 from local.delivery import run_until_idle
 from tests.validator_support import day_key, put, runtime, tsv, validate
+from validator import checks
 from validator.run import RunActive, RunOptions, run_validation
 
 INVENTORY = str(Path(sys.executable).parent / "inventory")  # the installed command, as users run it
@@ -88,7 +89,9 @@ def test_ties_in_arrival_order_go_by_key(tmp_path, monkeypatch):
     assert [k for k, _ in seen.seen] == [a, b, c]
 
 
-def test_killed_run_resumes_and_redoes_at_most_n(tmp_path):
+@pytest.mark.parametrize("max_deltas", [500, 2], ids=["deltas", "compacted-midway"])
+def test_killed_run_resumes_and_redoes_at_most_n(tmp_path, monkeypatch, max_deltas):
+    monkeypatch.setattr(checks, "MAX_DELTAS", max_deltas)
     # GIVEN 3 files of 10 rows, and an uninterrupted run of the same data for reference
     reference = runtime(tmp_path / "ref")
     some_files(reference)
@@ -190,7 +193,7 @@ def test_cli_prints_json_summary_and_a_second_start_exits_cleanly(tmp_path):
     SqliteValidatorState(rt.db).acquire(
         f"{socket.gethostname()}:1:x", datetime.now(UTC), timedelta(minutes=5)
     )
-    busy = subprocess.run(cli[:4] + ["table"] + cli[5:], capture_output=True, text=True, timeout=60)
+    busy = subprocess.run([*cli[:4], "table", *cli[5:]], capture_output=True, text=True, timeout=60)
     # THEN the second start says so in one line and exits 0
     assert busy.returncode == 0, busy.stderr
     assert busy.stdout.count("\n") == 1 and "already active" in busy.stdout
