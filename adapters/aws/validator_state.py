@@ -8,8 +8,9 @@ Items (partition `PK = VALIDATOR`, one item collection):
 
 A save renews the lease (conditional on holding it), writes its entries (BatchWriteItem, 25 a call)
 with g = gen + 1, then the checkpoint with gen + 1 in one transaction with the lease condition. Until
-that transaction succeeds the entries are not committed: `load` reads an entry with g > gen as its previous value `p` and writes it back that way, so
-a run killed halfway through a save resumes from the last whole checkpoint.
+that transaction succeeds the entries are not committed: `load` reads an entry with g > gen as its
+previous value `p` and writes it back that way, so a run killed halfway through a save resumes from
+the last whole checkpoint.
 """
 
 from __future__ import annotations
