@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from local.wiring import LocalRuntime
 
 
-class Format(str, Enum):
+class Format(str, Enum):  # noqa: UP042 (typer takes str enums)
     table = "table"
     json = "json"
     csv = "csv"

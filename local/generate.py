@@ -51,7 +51,7 @@ _SIZES = (
     " 500 g",
     " 1 kg",
     " (2er-Pack)",
-    " – Edition 2021",
+    " – Edition 2021",  # noqa: RUF001 (a real en dash: names exercise unicode downstream)
 )
 # Names that exercise quoting, markup escaping and unicode downstream; the first items get them.
 _SPECIAL_NAMES = ('5" Nails', "Tom & Jerry <Mug>", "Kaffeebohnen Größe L", "Crème brûlée Set ☕")
@@ -181,7 +181,7 @@ def generate(
             w = int(random_() * warehouses)
             i = int(random_() ** 2 * items)
             level = levels.get((w, i), 0)
-            if level < 10 and (level <= 0 or random_() < 0.5) or random_() < 0.03:
+            if (level < 10 and (level <= 0 or random_() < 0.5)) or random_() < 0.03:
                 change = 100 * (1 + int(random_() * 5))
             else:
                 change = -(1 + int(random_() * min(level, 40)))

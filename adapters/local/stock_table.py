@@ -10,6 +10,7 @@ from adapters.local.database import Database, iso, parse_iso
 from adapters.ports import (
     AlertState,
     Arrival,
+    ArrivalStatus,
     BadRowRecord,
     FileRecord,
     FileStats,
@@ -39,7 +40,8 @@ class SqliteStockTable:
                 return
             if row is not None:
                 conn.execute(
-                    "UPDATE stock SET below = (level < :d) WHERE item_id NOT IN (SELECT item_id FROM thresholds)",
+                    "UPDATE stock SET below = (level < :d) "
+                    "WHERE item_id NOT IN (SELECT item_id FROM thresholds)",
                     {"d": self.default_threshold},
                 )
             conn.execute(
@@ -70,7 +72,7 @@ class SqliteStockTable:
                 "SELECT etag, sequence, arrived_at, kind FROM files WHERE key = ?", (key,)
             ).fetchone()
             if row is not None:
-                status = "duplicate" if row[0] == etag else "conflict"
+                status: ArrivalStatus = "duplicate" if row[0] == etag else "conflict"
                 return Arrival(status, key, row[0], row[1], parse_iso(row[2]), row[3])
             (sequence,) = conn.execute("SELECT COALESCE(MAX(sequence), 0) + 1 FROM files").fetchone()
             conn.execute(
@@ -158,7 +160,8 @@ class SqliteStockTable:
                 ((key, b.line, b.reason, b.raw) for b in bad_rows),
             )
             conn.execute(
-                "UPDATE files SET status = 'applied', good_rows = ?, bad_rows = ?, applied_total = ? WHERE key = ?",
+                "UPDATE files SET status = 'applied', good_rows = ?, bad_rows = ?, applied_total = ? "
+                "WHERE key = ?",
                 (stats.good_rows, stats.bad_rows, stats.applied_total, key),
             )
             return outcomes
@@ -195,7 +198,8 @@ class SqliteStockTable:
         with self.db.transaction() as conn:
             threshold = self.threshold(item_id)
             rows = conn.execute(
-                "SELECT warehouse, item_id, item_name, level, below FROM stock WHERE item_id = ? ORDER BY warehouse",
+                "SELECT warehouse, item_id, item_name, level, below FROM stock "
+                "WHERE item_id = ? ORDER BY warehouse",
                 (item_id,),
             ).fetchall()
             conn.execute("UPDATE stock SET below = (level < ?) WHERE item_id = ?", (threshold, item_id))
@@ -257,6 +261,6 @@ class SqliteStockTable:
 _FILE_COLUMNS = "key, kind, etag, sequence, arrived_at, status, good_rows, bad_rows, applied_total, reason"
 
 
-def _file_record(row: tuple) -> FileRecord:  # type: ignore[type-arg]
+def _file_record(row: tuple) -> FileRecord:
     key, kind, etag, sequence, arrived_at, status, good, bad, total, reason = row
     return FileRecord(key, kind, etag, sequence, parse_iso(arrived_at), status, good, bad, total, reason)

@@ -7,8 +7,8 @@ from typing import Any
 
 from adapters.ports import BadRowRecord, FileStats, PairDelta, PairOutcome, Ports
 from events import Envelope, new_event
-from events.envelope import new_raw_event
 from events.batching import chunk_by_size
+from events.envelope import new_raw_event
 from events.models import FileArrived, FileRejected
 from services.ingest.parsing import BadRow, UnusableFile, parse_inventory
 

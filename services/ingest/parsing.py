@@ -259,7 +259,7 @@ def _parse_text(start: int, text: str, h: _Header, max_line_bytes: int) -> Itera
         item_name = fields[i_name].strip()
         # isprintable() is False for every control character (and for some harmless ones such as
         # NBSP, which the slow path then accepts), so it is a cheap gate in front of the exact check.
-        if (
+        if (  # noqa: SIM114 (two cheap gates in a row, kept apart for readability)
             change_text.isdigit()
             and change_text.isascii()
             and len(change_text) < 10

@@ -95,7 +95,8 @@ def rejected_mail(settings: Settings, ids: Sequence[str], parts: Sequence[FileRe
     table = ""
     if rows:
         table = (
-            '<table border="1" cellpadding="4" cellspacing="0"><tr><th>Line</th><th>Reason</th><th>Row</th></tr>'
+            '<table border="1" cellpadding="4" cellspacing="0">'
+            "<tr><th>Line</th><th>Reason</th><th>Row</th></tr>"
             + "".join(
                 f"<tr><td>{r.line}</td><td>{escape(r.reason)}</td><td><code>{escape(r.raw)}</code></td></tr>"
                 for r in rows[:MAX_LISTED]

@@ -66,6 +66,7 @@ def test_files_in_arrival_order_not_key_order(tmp_path):
     summary = validate(rt, extra_checks=[seen])
     # THEN z (first to arrive) is checked first, rows in file order, and goes negative
     assert seen.seen == [(late_name, 2), (late_name, 3), (early_name, 2)]
+    assert summary.report_key is not None
     report = json.loads(rt.ports.objects.read(summary.report_key))
     assert [f["key"] for f in report["files_checked"]] == [late_name, early_name]
     assert summary.findings_by_kind == {"negative_level": 1}
