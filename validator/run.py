@@ -275,6 +275,9 @@ def run_validation(
         opts.checkpoint_every = checkpoint_every
     if opts.checkpoint_every < 1:
         raise ValueError("checkpoint_every must be at least 1")
+    # The lease is renewed at checkpoints: it must outlive the longest gap between two of them.
+    gap = timedelta(seconds=3 * opts.check_delay + opts.checkpoint_seconds)
+    opts.lease_ttl = max(opts.lease_ttl, gap)
     return _Runner(ports, state, opts, progress or NoProgress(), stop or threading.Event()).run()
 
 
