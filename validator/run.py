@@ -24,7 +24,7 @@ import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import dropwhile
 from typing import Any, Protocol, TextIO
@@ -268,7 +268,7 @@ def run_validation(
     call. `check_delay` defaults to settings.check_delay (the spec's 10 s).
     """
     settings = settings or ports.settings
-    opts = options or RunOptions()
+    opts = replace(options) if options is not None else RunOptions()  # a copy: adjusted below
     if check_delay is not None or options is None:
         opts.check_delay = settings.check_delay if check_delay is None else check_delay
     if checkpoint_every is not None:
