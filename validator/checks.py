@@ -103,7 +103,7 @@ class TransactionChecks:
         self.run_id = run_id
         self.dup_window_days = dup_window_days
         # carried between runs
-        # pair -> [level, level at the last checkpoint (None: none then), changed since then]
+        # pair -> [level, level at the last checkpoint (None: none then), changed since then, pair]
         self.totals: dict[_Pair, list[Any]] = {}
         self.names: dict[str, str] = {}
         self.seen: dict[_DupKey, tuple[int, int]] = {}  # -> (file sequence, line) of its first sighting
@@ -116,7 +116,7 @@ class TransactionChecks:
         self._files = Log(f"r{SEP}{run_id}{SEP}")
         self.counts: dict[str, int] = {}
         # what changed since the last checkpoint
-        self._pairs_changed: list[_Pair] = []
+        self._pairs_changed: list[list[Any]] = []  # their cells
         self._name_prev: dict[str, str | None] = {}
         self._gone: dict[str, Change] = {}  # duplicate keys of pruned days, to delete
         # level deltas and snapshot (see changes)
@@ -134,7 +134,7 @@ class TransactionChecks:
         self.total = 0
         self._day_start: datetime | None = None
         self._day_end: datetime | None = None
-        self._day_keys: list[_DupKey] = []
+        self._day_keys: list[tuple[_DupKey, tuple[int, int]]] = []
 
     # ------------------------------------------------------------------ findings
 
@@ -185,29 +185,27 @@ class TransactionChecks:
     def _dup_log(self, day: int) -> Log:
         seen = self.seen
 
-        def encode(keys: list[_DupKey]) -> list[Any]:
+        def encode(keys: list[tuple[_DupKey, tuple[int, int]]]) -> list[Any]:
             # Times as integer microseconds since the epoch: from timestamp() that is exact within
             # 2^32 s of 1970 (to 2106) and far cheaper than isoformat(); beyond that, ISO text. Not
             # floats: json encodes each float with a Python call.
             rows: list[Any] = []
             append = rows.append
-            for key in keys:
-                ts, warehouse, item_id, change = key
-                sequence, line = seen[key]
+            for (ts, warehouse, item_id, change), (sequence, line) in keys:
                 stamp = ts.timestamp()
                 when = round(stamp * 1e6) if -_EXACT < stamp < _EXACT else ts.isoformat()
                 append((when, warehouse, item_id, change, sequence, line))
             return rows
 
-        def decode(row: list[Any]) -> _DupKey:
+        def decode(row: list[Any]) -> tuple[_DupKey, tuple[int, int]]:
             when, warehouse, item_id, change, sequence, line = row
             if isinstance(when, str):
                 ts = datetime.fromisoformat(when)
             else:
                 ts = _EPOCH + timedelta(microseconds=when)
             key = (ts, warehouse, item_id, change)
-            seen[key] = (sequence, line)
-            return key
+            first = seen[key] = (sequence, line)
+            return key, first
 
         return Log(f"d{SEP}{day:07d}{SEP}", encode, decode)
 
@@ -216,7 +214,7 @@ class TransactionChecks:
         for day in [d for d in self.by_day if d < oldest]:
             log = self.by_day.pop(day)
             log.delete_all(self._gone)  # before the keys leave `seen`: their text is rebuilt from it
-            for key in log.items:
+            for key, _ in log.items:
                 self.seen.pop(key, None)
 
     def check(self, items: Iterator[Row | BadRow], limit: int, extra: Sequence[RowCheck] = ()) -> int:
@@ -245,12 +243,12 @@ class TransactionChecks:
                     pair = (warehouse, item_id)
                     cell = totals.get(pair)
                     if cell is None:
-                        cell = totals[pair] = [0, None, True]
-                        changed.append(pair)
+                        cell = totals[pair] = [0, None, True, pair]
+                        changed.append(cell)
                     elif not cell[2]:
                         cell[1] = cell[0]
                         cell[2] = True
-                        changed.append(pair)
+                        changed.append(cell)
                     before = cell[0]
                     after = cell[0] = before + change
                     if after < 0 <= before:
@@ -266,7 +264,7 @@ class TransactionChecks:
                     here = (sequence, line)
                     first = seen_setdefault(key, here)  # one hash lookup whether new or not
                     if first is here:
-                        day_keys.append(key)
+                        day_keys.append((key, here))  # with its value: encoding needs no lookup
                     elif first[0] != sequence:
                         add(
                             DUPLICATE,
@@ -326,14 +324,13 @@ class TransactionChecks:
         self._garbage.clear()
         out.update(self._gone)
         self._gone.clear()
-        totals = self.totals
         if compact or len(self._delta_keys) >= MAX_DELTAS:
             self._compact(out)
         elif self._pairs_changed:
             rows = []
-            for pair in self._pairs_changed:
-                cell = totals[pair]
-                rows.append((pair[0], pair[1], cell[0] - (cell[1] or 0)))
+            for cell in self._pairs_changed:
+                warehouse, item_id = cell[3]
+                rows.append((warehouse, item_id, cell[0] - (cell[1] or 0)))
                 cell[2] = False
             for c, text in enumerate(chunks(rows)):
                 key = f"p{SEP}{self._delta_n:09d}{SEP}{c:05d}"
@@ -405,12 +402,14 @@ class TransactionChecks:
         totals = self.totals
         for text in snapshot:
             for warehouse, item_id, level in json.loads(text):
-                totals[(warehouse, item_id)] = [level, level, False]
+                pair = (warehouse, item_id)
+                totals[pair] = [level, level, False, pair]
         for text in deltas:
             for warehouse, item_id, change in json.loads(text):
-                cell = totals.get((warehouse, item_id))
+                pair = (warehouse, item_id)
+                cell = totals.get(pair)
                 if cell is None:
-                    totals[(warehouse, item_id)] = [change, change, False]
+                    totals[pair] = [change, change, False, pair]
                 else:
                     cell[0] = cell[1] = cell[0] + change
         for prefix, parts in logs.items():
