@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, Protocol
 from adapters.ports import FileRecord
 from services.files.keys import key_date
 from services.ingest.parsing import BadRow, Row
-from validator.entries import SEP, Log, chunks
+from validator.entries import SEP, Log, chunks, join_lines
 from validator.state import Change
 
 # Finding kinds, as they appear in the report, the CSV and the mail.
@@ -185,29 +185,25 @@ class TransactionChecks:
     def _dup_log(self, day: int) -> Log:
         seen = self.seen
 
-        def encode(keys: list[tuple[_DupKey, tuple[int, int]]]) -> list[Any]:
+        def encode(keys: list[tuple[_DupKey, tuple[int, int]]]) -> list[str]:
             # Times as integer microseconds since the epoch: from timestamp() that is exact within
-            # 2^32 s of 1970 (to 2106) and far cheaper than isoformat(); beyond that, ISO text. Not
-            # floats: json encodes each float with a Python call.
-            rows: list[Any] = []
-            append = rows.append
+            # 2^32 s of 1970 (to 2106) and far cheaper than isoformat(); beyond that, ISO text.
+            lines: list[str] = []
+            append = lines.append
             for (ts, warehouse, item_id, change), (sequence, line) in keys:
                 stamp = ts.timestamp()
                 when = round(stamp * 1e6) if -_EXACT < stamp < _EXACT else ts.isoformat()
-                append((when, warehouse, item_id, change, sequence, line))
-            return rows
+                append(f"{when}{SEP}{warehouse}{SEP}{item_id}{SEP}{change}{SEP}{sequence}{SEP}{line}")
+            return lines
 
-        def decode(row: list[Any]) -> tuple[_DupKey, tuple[int, int]]:
-            when, warehouse, item_id, change, sequence, line = row
-            if isinstance(when, str):
-                ts = datetime.fromisoformat(when)
-            else:
-                ts = _EPOCH + timedelta(microseconds=when)
-            key = (ts, warehouse, item_id, change)
-            first = seen[key] = (sequence, line)
+        def decode(text: str) -> tuple[_DupKey, tuple[int, int]]:
+            when, warehouse, item_id, change, sequence, line = text.split(SEP)
+            ts = datetime.fromisoformat(when) if "T" in when else _EPOCH + timedelta(microseconds=int(when))
+            key = (ts, warehouse, item_id, int(change))
+            first = seen[key] = (int(sequence), int(line))
             return key, first
 
-        return Log(f"d{SEP}{day:07d}{SEP}", encode, decode)
+        return Log(f"d{SEP}{day:07d}{SEP}", encode, decode, lines=True)
 
     def _prune(self) -> None:
         oldest = self.newest_day - self.dup_window_days
@@ -330,9 +326,9 @@ class TransactionChecks:
             rows = []
             for cell in self._pairs_changed:
                 warehouse, item_id = cell[3]
-                rows.append((warehouse, item_id, cell[0] - (cell[1] or 0)))
+                rows.append(f"{warehouse}{SEP}{item_id}{SEP}{cell[0] - (cell[1] or 0)}")
                 cell[2] = False
-            for c, text in enumerate(chunks(rows)):
+            for c, text in enumerate(chunks(rows, join_lines)):
                 key = f"p{SEP}{self._delta_n:09d}{SEP}{c:05d}"
                 out[key] = Change(text, None)
                 self._delta_keys.append(key)
@@ -351,10 +347,10 @@ class TransactionChecks:
         """All levels as a new snapshot; the old snapshot and the deltas become garbage."""
         for cell in self.totals.values():
             cell[2] = False
-        rows = [(warehouse, item_id, cell[0]) for (warehouse, item_id), cell in self.totals.items()]
+        rows = [f"{w}{SEP}{i}{SEP}{cell[0]}" for (w, i), cell in self.totals.items()]
         snapshot = self._delta_n
         keys = []
-        for c, text in enumerate(chunks(rows)):
+        for c, text in enumerate(chunks(rows, join_lines)):
             key = f"P{SEP}{snapshot:09d}{SEP}{c:05d}"
             out[key] = Change(text, None)
             keys.append(key)
@@ -401,11 +397,15 @@ class TransactionChecks:
                 self._garbage.append(key)
         totals = self.totals
         for text in snapshot:
-            for warehouse, item_id, level in json.loads(text):
+            for line in text.split("\n"):
+                warehouse, item_id, level_text = line.split(SEP)
+                level = int(level_text)
                 pair = (warehouse, item_id)
                 totals[pair] = [level, level, False, pair]
         for text in deltas:
-            for warehouse, item_id, change in json.loads(text):
+            for line in text.split("\n"):
+                warehouse, item_id, change_text = line.split(SEP)
+                change = int(change_text)
                 pair = (warehouse, item_id)
                 cell = totals.get(pair)
                 if cell is None:
