@@ -49,7 +49,7 @@ class RichProgress:
         self.bar.advance(self.task)
 
     def finish(self) -> None:
-        self.bar.stop()
+        self.bar.stop()  # idempotent in rich: safe when the run ends after a failure
 
 
 def validate(
@@ -76,10 +76,11 @@ def validate(
     exits at once saying so.
     """
     from adapters.local.validator_state import SqliteValidatorState
-    from local.cli import state
+    from local.cli import UserError, state
     from local.delivery import run_until_idle
     from local.output import emit
     from validator.run import NoProgress, Progress, RunActive, run_validation, stop_on_sigterm
+    from validator.state import LeaseLost
 
     st = state(ctx)
     runtime = st.runtime()
@@ -95,6 +96,8 @@ def validate(
                 progress=progress,
                 stop=stop,
             )
+        except LeaseLost as exc:
+            raise UserError(f"{exc}: another run took over; this one stopped without saving more") from None
         except RunActive as exc:
             # Not an error: the scheduler may start a run while the last one is still going.
             if st.format == "json":

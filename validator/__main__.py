@@ -28,9 +28,9 @@ from adapters.settings import Settings, SettingsError
 REQUIRED = ("INVENTORY_BUCKET", "INVENTORY_TABLE", "INVENTORY_BUS")
 
 
-def _log(message: str, **fields: Any) -> None:
+def _log(message: str, level: str = "INFO", **fields: Any) -> None:
     sys.stdout.write(
-        json.dumps({"level": "INFO", "service": "validator", "message": message, **fields}) + "\n"
+        json.dumps({"level": level, "service": "validator", "message": message, **fields}) + "\n"
     )
     sys.stdout.flush()
 
@@ -48,6 +48,7 @@ def build_ports(settings: Settings) -> Ports:
 def main(env: Mapping[str, str] | None = None) -> int:
     from adapters.aws.validator_state import DynamoValidatorState
     from validator.run import JsonLogProgress, RunActive, run_validation, stop_on_sigterm
+    from validator.state import LeaseLost
 
     env = dict(os.environ if env is None else env)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -71,6 +72,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
         except RunActive as exc:
             _log(str(exc), status="active")
             return 0
+        except LeaseLost as exc:
+            # Another task took over after our lease expired: it carries on from our last checkpoint.
+            _log(str(exc), level="ERROR", status="lease_lost")
+            return 1
     _log("validation " + summary.status, **summary.to_dict())
     return 0
 

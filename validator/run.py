@@ -301,6 +301,7 @@ class _Runner:
         try:
             return self._run(now)
         finally:
+            self.progress.finish()  # also when the run fails: a progress bar must not stay on screen
             self.state.release(self.owner)
 
     # -------------------------------------------------------------- checkpointing
@@ -356,16 +357,13 @@ class _Runner:
                     log.info("%s still waits for ingest; left for the next run", record.key)
                     break
                 if not self._check_file(record):
-                    self.progress.finish()
                     return self._summary("stopped", None, resumed)
                 run.files += 1
             cp.sequence, cp.key = record.sequence, record.key
             run.current = None
             self._save()
             if self.stop.is_set():
-                self.progress.finish()
                 return self._summary("stopped", None, resumed)
-        self.progress.finish()
         return self._finish(resumed)
 
     def _check_file(self, record: FileRecord) -> bool:
