@@ -198,3 +198,25 @@ def test_cli_prints_json_summary_and_a_second_start_exits_cleanly(tmp_path):
     # THEN the second start says so in one line and exits 0
     assert busy.returncode == 0, busy.stderr
     assert busy.stdout.count("\n") == 1 and "already active" in busy.stdout
+
+
+def test_a_run_whose_lease_was_taken_stops_without_saving(tmp_path):
+    from validator.state import LeaseLost
+
+    # GIVEN a run checkpointing every 4 transactions
+    rt = runtime(tmp_path)
+    some_files(rt)
+    state = SqliteValidatorState(rt.db)
+
+    class Thief:
+        def __call__(self, file_key, row):
+            lease = state.lease()
+            if lease is not None and lease.owner != "thief":
+                # WHEN another run takes the lease over (as if this one had been declared dead)
+                assert state.acquire("thief", datetime.now(UTC), timedelta(minutes=5), replace=lease.owner)
+
+    # THEN its next checkpoint fails, and the thief keeps the lease
+    with pytest.raises(LeaseLost):
+        validate(rt, extra_checks=[Thief()], checkpoint_every=4)
+    lease = state.lease()
+    assert lease is not None and lease.owner == "thief"
