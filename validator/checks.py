@@ -8,7 +8,7 @@ previous checkpoint, in a few append-only chunks, so a checkpoint costs O(transa
 one) and a handful of writes, not O(state). Levels are saved as per-checkpoint deltas and compacted
 into a snapshot at the end of each run (or every MAX_DELTAS checkpoints).
 
-Memory stays bounded by the size of the business, not by history: one int per pair, one name per item,
+Memory stays bounded by the size of the business, not by history: a small cell per pair, a name per item,
 and the duplicate keys of the last `dup_window_days` days of files (older days are pruned at each file,
 on the assumption that a file re-sent more than a week later is not the usual way duplicates happen;
 the window is a parameter).
@@ -19,7 +19,6 @@ string formatting unless a finding is made.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -82,14 +81,6 @@ class FindingRecord(NamedTuple):
     file_key: str
     line: int | None
     message: str
-
-    def to_json(self) -> str:
-        return json.dumps(list(self), ensure_ascii=False)
-
-    @classmethod
-    def from_json(cls, text: str) -> FindingRecord:
-        kind, file_key, line, message = json.loads(text)
-        return cls(kind, file_key, line, message)
 
 
 _Pair = tuple[str, str]
