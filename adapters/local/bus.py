@@ -181,7 +181,7 @@ _EVENT_COLUMNS = "e.id, e.time, e.source, e.detail_type, e.detail"
 
 def _envelope(row: tuple[Any, ...], replay_name: str | None = None) -> Envelope:
     event_id, time_text, source, detail_type, detail = row
-    return Envelope(
+    return Envelope(  # populate_by_name: field names are accepted (no pydantic mypy plugin)
         id=event_id,
         time=parse_iso(time_text),
         source=source,

@@ -1,0 +1,82 @@
+"""`python -m validator`: the nightly run as the ECS (Fargate) task starts it, on the AWS adapters.
+
+Configuration comes from the task's environment:
+  INVENTORY_BUCKET        the data bucket (files and reports)
+  INVENTORY_TABLE         the single DynamoDB table (ledger, stock, and the validator's checkpoint/lease)
+  INVENTORY_BUS           the custom EventBridge bus ValidationCompleted goes to
+  INVENTORY_CHECK_DELAY   seconds per transaction for the spec's slow check (default 10)
+  INVENTORY_CHECKPOINT_EVERY  transactions between checkpoints (default 1000; also every 30 s)
+  AWS_REGION / AWS_DEFAULT_REGION, optional AWS_ENDPOINT_URL (an emulator)
+
+Exit status: 0 when the run completed, was stopped by SIGTERM with a checkpoint, or found another run
+active (EventBridge Scheduler must not retry that); 1 on a configuration error; a crash is a crash
+(the next start resumes from the last checkpoint).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+from adapters.ports import Ports
+from adapters.settings import Settings, SettingsError
+
+REQUIRED = ("INVENTORY_BUCKET", "INVENTORY_TABLE", "INVENTORY_BUS")
+
+
+def _log(message: str, level: str = "INFO", **fields: Any) -> None:
+    sys.stdout.write(json.dumps({"level": level, "service": "validator", "message": message, **fields}) + "\n")
+    sys.stdout.flush()
+
+
+def build_ports(settings: Settings) -> Ports:
+    """The AWS ports. Imported here, not at module level: the AWS wiring lives in adapters.aws.wiring."""
+    from adapters.aws.wiring import bootstrap_aws
+
+    built = bootstrap_aws(settings)
+    ports = getattr(built, "ports", built)  # a runtime object holding ports, or the ports themselves
+    assert isinstance(ports, Ports)
+    return ports
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    from adapters.aws.validator_state import DynamoValidatorState
+    from validator.run import JsonLogProgress, RunActive, run_validation, stop_on_sigterm
+    from validator.state import LeaseLost
+
+    env = dict(os.environ if env is None else env)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    missing = [name for name in REQUIRED if not env.get(name)]
+    if missing:
+        sys.stderr.write(f"error: missing environment variable(s): {', '.join(missing)}\n")
+        return 1
+    try:
+        settings = Settings.from_env(env=env)
+        every = int(env.get("INVENTORY_CHECKPOINT_EVERY") or 1000)
+    except (SettingsError, ValueError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    ports = build_ports(settings)
+    state = DynamoValidatorState(env["INVENTORY_TABLE"])
+    with stop_on_sigterm() as stop:
+        try:
+            summary = run_validation(
+                ports, state, settings, checkpoint_every=every, progress=JsonLogProgress(), stop=stop
+            )
+        except RunActive as exc:
+            _log(str(exc), status="active")
+            return 0
+        except LeaseLost as exc:
+            # Another task took over after our lease expired: it carries on from our last checkpoint.
+            _log(str(exc), level="ERROR", status="lease_lost")
+            return 1
+    _log("validation " + summary.status, **summary.to_dict())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
