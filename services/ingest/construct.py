@@ -1,0 +1,18 @@
+"""ingest on AWS: FileArrived (inventory) -> read the file, apply its rows, emit StockChanged."""
+
+from __future__ import annotations
+
+from constructs import Construct
+
+from events.rules import INVENTORY_PREFIX
+from services.construct import QueueConsumer, Shared
+
+
+class IngestService(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, shared: Shared) -> None:
+        super().__init__(scope, construct_id)
+        self.consumer = QueueConsumer(self, "Consumer", service="ingest", shared=shared)
+        function = self.consumer.function
+        shared.bucket.grant_read(function, f"{INVENTORY_PREFIX}*")
+        shared.table.grant_read_write_data(function)
+        shared.bus.grant_put_events_to(function)
