@@ -31,7 +31,7 @@ from events.rules import TARGETS
 from kms.construct import InventoryKey
 from services.alerts.construct import AlertsService
 from services.bundling import lambda_code_dir
-from services.construct import OpsTopic, QueueConsumer, Shared
+from services.construct import OpsTopic, QueueConsumer, Shared, acknowledge_cdk_helpers
 from services.files.construct import FilesService
 from services.ingest.construct import IngestService
 from services.notify.construct import NotifyService
@@ -50,11 +50,15 @@ class StackSettings(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     stack_name: str = Field("Inventory", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-    purchasing_email: str = Field("purchasing@example.com", alias="purchasingEmail", pattern=r"^[^@\s]+@[^@\s]+$")
+    purchasing_email: str = Field(
+        "purchasing@example.com", alias="purchasingEmail", pattern=r"^[^@\s]+@[^@\s]+$"
+    )
     sender_email: str = Field("inventory@example.com", alias="senderEmail", pattern=r"^[^@\s]+@[^@\s]+$")
     default_threshold: int = Field(10, alias="defaultThreshold", ge=0)
     check_delay_seconds: float = Field(10, alias="checkDelaySeconds", ge=0)
-    validator_schedule: str = Field("cron(0 3 * * ? *)", alias="validatorSchedule", pattern=r"^(cron|rate)\(.+\)$")
+    validator_schedule: str = Field(
+        "cron(0 3 * * ? *)", alias="validatorSchedule", pattern=r"^(cron|rate)\(.+\)$"
+    )
     deletion_protection: bool = Field(True, alias="deletionProtection")
     # A name of aws_logs.RetentionDays: ONE_MONTH, ONE_YEAR, ...
     log_retention: str = Field("ONE_YEAR", alias="logRetention", pattern=r"^[A-Z_]+$")
@@ -128,6 +132,8 @@ class InventoryStack(Stack):
             environment={**environment, "INVENTORY_CHECK_DELAY": str(settings.check_delay_seconds)},
         )
 
+        acknowledge_cdk_helpers(self)
+
         # What the `inventory` command line reads with --stack NAME.
         CfnOutput(self, "BucketName", value=storage.bucket.bucket_name)
         CfnOutput(self, "TableName", value=storage.table.table_name)
@@ -136,7 +142,9 @@ class InventoryStack(Stack):
         CfnOutput(self, "ApiUrl", value=reports.url)
         for target, consumer in consumers.items():
             CfnOutput(self, f"{target.capitalize()}QueueUrl", value=consumer.queue.queue_url)
-            CfnOutput(self, f"{target.capitalize()}DeadLetterQueueUrl", value=consumer.dead_letter_queue.queue_url)
+            CfnOutput(
+                self, f"{target.capitalize()}DeadLetterQueueUrl", value=consumer.dead_letter_queue.queue_url
+            )
         CfnOutput(self, "OpsTopicArn", value=ops.topic.topic_arn)
         CfnOutput(self, "AthenaWorkGroup", value=analytics.workgroup.ref)
         CfnOutput(self, "GlueDatabase", value=analytics.database_name)

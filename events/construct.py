@@ -59,7 +59,9 @@ def published_schemas(schema_dir: Path = SCHEMA_DIR) -> dict[str, str]:
 
 
 class InventoryEvents(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, log_retention: logs.RetentionDays) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, log_retention: logs.RetentionDays
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bus = events.EventBus(self, "Bus", description="Serverless Inventory events", kms_key=key)
         self.default_bus = events.EventBus.from_event_bus_name(self, "DefaultBus", DEFAULT_BUS)

@@ -70,13 +70,23 @@ def _digest(parts: Iterable[bytes]) -> str:
 def _source_files(root: Path, packages: Iterable[str]) -> Iterator[Path]:
     for package in packages:
         for path in sorted((root / package).rglob("*")):
-            if path.is_file() and not any(part in SKIPPED_NAMES for part in path.parts) and path.suffix != ".pyc":
+            if (
+                path.is_file()
+                and not any(part in SKIPPED_NAMES for part in path.parts)
+                and path.suffix != ".pyc"
+            ):
                 yield path
 
 
 def dependencies_dir(requirements: list[str], build_dir: Path = BUILD_DIR) -> Path:
     """The installed dependencies for the Lambda platform: from the cache, or pip-installed once."""
-    key = _digest([PLATFORM.encode(), PYTHON_VERSION.encode(), *map(str.encode, PROVIDED_BY_RUNTIME + tuple(requirements))])
+    key = _digest(
+        [
+            PLATFORM.encode(),
+            PYTHON_VERSION.encode(),
+            *map(str.encode, PROVIDED_BY_RUNTIME + tuple(requirements)),
+        ]
+    )
     target = build_dir / f"deps-{key}"
     if (target / COMPLETE_MARKER).exists():
         return target

@@ -20,7 +20,15 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
-from services.construct import Shared, alarm_on_dead_letters, encrypted_queue
+from services.construct import (
+    Shared,
+    acknowledge,
+    acknowledge_bucket_grant,
+    acknowledge_key_grant,
+    acknowledge_table_grant,
+    alarm_on_dead_letters,
+    encrypted_queue,
+)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,14 +45,20 @@ class NightlyValidator(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         flow_logs = logs.LogGroup(
-            self, "FlowLogs", encryption_key=shared.key, retention=shared.log_retention, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "FlowLogs",
+            encryption_key=shared.key,
+            retention=shared.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
             max_azs=2,
             nat_gateways=0,
-            subnet_configuration=[ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)],
+            subnet_configuration=[
+                ec2.SubnetConfiguration(name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24)
+            ],
             gateway_endpoints={
                 "S3": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.S3),
                 "DynamoDB": ec2.GatewayVpcEndpointOptions(service=ec2.GatewayVpcEndpointAwsService.DYNAMODB),
@@ -67,7 +81,11 @@ class NightlyValidator(Construct):
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs over HTTPS")
         self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc)
         self.task_logs = logs.LogGroup(
-            self, "TaskLogs", encryption_key=shared.key, retention=shared.log_retention, removal_policy=RemovalPolicy.DESTROY
+            self,
+            "TaskLogs",
+            encryption_key=shared.key,
+            retention=shared.log_retention,
+            removal_policy=RemovalPolicy.DESTROY,
         )
         image = ecr_assets.DockerImageAsset(
             self,
@@ -98,8 +116,16 @@ class NightlyValidator(Construct):
         shared.bucket.grant_read_write(task_role)
         shared.table.grant_read_write_data(task_role)
         shared.bus.grant_put_events_to(task_role)
-        self.dead_letter_queue = encrypted_queue(self, "ScheduleDeadLetterQueue", shared.key, retention_period=Duration.days(14))
-        alarm_on_dead_letters(self, "ScheduleDeadLetterAlarm", self.dead_letter_queue, shared.ops_topic, "the nightly validator did not start")
+        self.dead_letter_queue = encrypted_queue(
+            self, "ScheduleDeadLetterQueue", shared.key, retention_period=Duration.days(14)
+        )
+        alarm_on_dead_letters(
+            self,
+            "ScheduleDeadLetterAlarm",
+            self.dead_letter_queue,
+            shared.ops_topic,
+            "the nightly validator did not start",
+        )
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
@@ -116,4 +142,24 @@ class NightlyValidator(Construct):
                 max_event_age=Duration.hours(1),
             ),
             key=shared.key,
+        )
+        acknowledge_key_grant(self.task_definition)
+        acknowledge_bucket_grant(self.task_definition, shared.bucket, ["*"], write=True)
+        acknowledge_table_grant(self.task_definition, shared.table)
+        acknowledge(
+            self.task_definition,
+            {
+                "AwsSolutions-ECS2": "the environment holds resource names and settings, no secrets",
+                "AwsSolutions-IAM5[Resource::*]": "ecr:GetAuthorizationToken (image pull) accepts no resource",
+            },
+        )
+        acknowledge(
+            self.cluster,
+            {
+                "AwsSolutions-ECS4": "one short task a night: its logs and the scheduler's DLQ alarm suffice; Insights costs"
+            },
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            {"AwsSolutions-SQS3": "this queue is the schedule's dead-letter queue"},
         )

@@ -18,6 +18,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from events.rules import INVENTORY_PREFIX
+from services.construct import acknowledge
 
 # The table's indexes. Keep in step with adapters/aws/stock_table.py (the items it writes decide what
 # the generic attribute names hold); GSI1SK is a number (for "level > y" range queries), the rest strings.
@@ -31,7 +32,9 @@ GLOBAL_INDEXES: tuple[tuple[str, str, dynamodb.AttributeType], ...] = (
 class Storage(Construct):
     """The data bucket (files as they arrive, validation reports) and the stock table."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, deletion_protection: bool) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, deletion_protection: bool
+    ) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -45,7 +48,9 @@ class Storage(Construct):
             event_bridge_enabled=True,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             lifecycle_rules=[
-                s3.LifecycleRule(id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)),
+                s3.LifecycleRule(
+                    id="abort-incomplete-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)
+                ),
                 # Overwritten or deleted files stay recoverable for 90 days, then stop costing.
                 s3.LifecycleRule(id="expire-old-versions", noncurrent_version_expiration=Duration.days(90)),
                 # Applied inventory files are read again only by the validator and analysts.
@@ -54,12 +59,19 @@ class Storage(Construct):
                     prefix=INVENTORY_PREFIX,
                     transitions=[
                         s3.Transition(
-                            storage_class=s3.StorageClass.INTELLIGENT_TIERING, transition_after=Duration.days(30)
+                            storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                            transition_after=Duration.days(30),
                         )
                     ],
                 ),
             ],
             removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.bucket,
+            {
+                "AwsSolutions-S1": "access logs need an SSE-S3 bucket of their own; use CloudTrail data events if required"
+            },
         )
         # Table (not TableV2): TableV2 cannot render a customer-managed key in a region-agnostic stack.
         self.table = dynamodb.Table(
@@ -149,6 +161,10 @@ class Analytics(Construct):
             lifecycle_rules=[s3.LifecycleRule(id="expire-query-results", expiration=Duration.days(30))],
             removal_policy=RemovalPolicy.RETAIN,
         )
+        acknowledge(
+            self.results_bucket,
+            {"AwsSolutions-S1": "query results expire in 30 days; Athena's own history records who ran what"},
+        )
         self.database_name = "inventory"
         database = glue.CfnDatabase(
             self,
@@ -211,7 +227,8 @@ class Analytics(Construct):
                 view_expanded_text="/* Presto View */",
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     columns=[
-                        glue.CfnTable.ColumnProperty(name=name, type=_hive_type(kind)) for name, kind in VIEW_COLUMNS
+                        glue.CfnTable.ColumnProperty(name=name, type=_hive_type(kind))
+                        for name, kind in VIEW_COLUMNS
                     ],
                     serde_info=glue.CfnTable.SerdeInfoProperty(),
                 ),

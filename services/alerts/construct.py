@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from services.construct import QueueConsumer, Shared
+from services.construct import QueueConsumer, Shared, acknowledge_table_grant
+
 
 class AlertsService(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, shared: Shared) -> None:
@@ -14,3 +15,4 @@ class AlertsService(Construct):
 
         shared.table.grant_read_write_data(function)
         shared.bus.grant_put_events_to(function)
+        acknowledge_table_grant(self, shared.table)

@@ -10,7 +10,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from services.construct import QueueConsumer, Shared
+from services.construct import QueueConsumer, Shared, acknowledge_table_grant
 
 BATCHING_WINDOW = Duration.seconds(20)
 BATCH_SIZE = 100
@@ -55,3 +55,4 @@ class NotifyService(Construct):
                 conditions={"StringEquals": {"ses:FromAddress": sender_email}},
             )
         )
+        acknowledge_table_grant(self, shared.table)

@@ -14,7 +14,7 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from services.construct import ServiceFunction, Shared
+from services.construct import ServiceFunction, Shared, acknowledge_table_grant
 
 ACCESS_LOG_FORMAT = (
     '{"requestId":"$context.requestId","ip":"$context.identity.sourceIp",'
@@ -47,6 +47,7 @@ class ReportsService(Construct):
         self.service_function = ServiceFunction(self, "Service", service="reports", shared=shared)
         self.function = self.service_function.function
         shared.table.grant_read_data(self.function)
+        acknowledge_table_grant(self, shared.table)
         self.access_log = logs.LogGroup(
             self,
             "AccessLog",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from constructs import Construct
 
 from events.rules import THRESHOLDS_PREFIX
-from services.construct import QueueConsumer, Shared
+from services.construct import QueueConsumer, Shared, acknowledge_bucket_grant, acknowledge_table_grant
 
 
 class ThresholdsService(Construct):
@@ -16,3 +16,5 @@ class ThresholdsService(Construct):
         shared.bucket.grant_read(function, f"{THRESHOLDS_PREFIX}*")
         shared.table.grant_read_write_data(function)
         shared.bus.grant_put_events_to(function)
+        acknowledge_bucket_grant(self, shared.bucket, [f"{THRESHOLDS_PREFIX}*"], write=False)
+        acknowledge_table_grant(self, shared.table)
