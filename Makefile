@@ -34,5 +34,14 @@ test-fast: lint
 schemas: $(STAMP)
 	$(PY) -m events.schemas_gen
 
+# The CloudFormation template in cdk.out/, offline once build/lambda/ holds the Lambda dependencies.
+synth: $(STAMP)
+	$(PY) app.py
+
+# Needs AWS credentials and a bootstrapped account/region (npx cdk bootstrap); see docs/deploy.md.
+deploy: $(STAMP)
+	npm ci --no-audit --no-fund
+	npx cdk deploy --require-approval broadening $(CDK_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache cdk.out
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache cdk.out build node_modules

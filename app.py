@@ -141,14 +141,21 @@ class InventoryStack(Stack):
         CfnOutput(self, "AuditLogGroupName", value=bus.audit_log.log_group_name)
         CfnOutput(self, "ApiUrl", value=reports.url)
         for target, consumer in consumers.items():
-            CfnOutput(self, f"{target.capitalize()}QueueUrl", value=consumer.queue.queue_url)
-            CfnOutput(
-                self, f"{target.capitalize()}DeadLetterQueueUrl", value=consumer.dead_letter_queue.queue_url
-            )
+            CfnOutput(self, queue_output(target), value=consumer.queue.queue_url)
+            CfnOutput(self, dead_letter_queue_output(target), value=consumer.dead_letter_queue.queue_url)
         CfnOutput(self, "OpsTopicArn", value=ops.topic.topic_arn)
         CfnOutput(self, "AthenaWorkGroup", value=analytics.workgroup.ref)
         CfnOutput(self, "GlueDatabase", value=analytics.database_name)
         CfnOutput(self, "ValidatorCluster", value=validator.cluster.cluster_name)
+
+
+def queue_output(target: str) -> str:
+    """QueueIngestUrl...: the output names adapters.aws.names reads (issue 5)."""
+    return f"Queue{target.capitalize()}Url"
+
+
+def dead_letter_queue_output(target: str) -> str:
+    return f"Dlq{target.capitalize()}Url"
 
 
 def load_context(path: Path = ROOT / "cdk.json") -> dict[str, Any]:

@@ -21,6 +21,8 @@ from constructs import Construct
 
 from events.rules import CUSTOM_BUS, DEFAULT_BUS
 
+# Every event of the system (the same pattern as adapters.aws.names.AUDIT_PATTERN).
+ALL_EVENTS = events.EventPattern(source=events.Match.prefix("inventory."))
 SCHEMA_DIR = Path(__file__).resolve().parent / "schemas"
 DRAFT4 = "http://json-schema.org/draft-04/schema#"
 
@@ -69,10 +71,14 @@ class InventoryEvents(Construct):
         self.archive = self.bus.archive(
             "Archive",
             description="Every event on the inventory bus, for replay",
-            event_pattern=events.EventPattern(source=events.Match.prefix("")),
+            event_pattern=ALL_EVENTS,
             retention=Duration.days(365),
             kms_key=key,
         )
+        # The L2 renders an empty KmsKeyIdentifier for the archive (aws-cdk-lib 2.275): set the key's ARN.
+        cfn_archive = self.archive.node.default_child
+        assert isinstance(cfn_archive, events.CfnArchive)
+        cfn_archive.add_property_override("KmsKeyIdentifier", key.key_arn)
         self.audit_log = logs.LogGroup(
             self,
             "AuditLog",
@@ -85,7 +91,7 @@ class InventoryEvents(Construct):
             "AuditRule",
             event_bus=self.bus,
             description="Every event on the inventory bus, to the audit log group",
-            event_pattern=events.EventPattern(source=events.Match.prefix("")),
+            event_pattern=ALL_EVENTS,
             targets=[targets.CloudWatchLogGroup(self.audit_log)],
         )
         registry = eventschemas.CfnRegistry(

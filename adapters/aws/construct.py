@@ -20,13 +20,17 @@ from constructs import Construct
 from events.rules import INVENTORY_PREFIX
 from services.construct import acknowledge
 
-# The table's indexes. Keep in step with adapters/aws/stock_table.py (the items it writes decide what
-# the generic attribute names hold); GSI1SK is a number (for "level > y" range queries), the rest strings.
-GLOBAL_INDEXES: tuple[tuple[str, str, dynamodb.AttributeType], ...] = (
-    ("GSI1", "GSI1PK", dynamodb.AttributeType.NUMBER),
-    ("GSI2", "GSI2PK", dynamodb.AttributeType.STRING),
-    ("GSI3", "GSI3PK", dynamodb.AttributeType.STRING),
-)
+# The stock table's indexes: index name -> (partition key, sort key, sort key type), and its TTL attribute.
+# They must equal adapters.aws.names.TABLE_INDEXES and TTL_ATTRIBUTE, which adapters/aws/stock_table.py
+# queries (issue 5); tests/infra/test_stack.py compares them whenever that module is present.
+TABLE_INDEXES: dict[str, tuple[str, str, str]] = {
+    "by_level": ("GSI1PK", "level", "N"),
+    "by_item": ("GSI2PK", "GSI2SK", "S"),
+    "restock": ("GSI3PK", "GSI3SK", "S"),
+    "arrivals": ("GSI4PK", "sequence", "N"),
+}
+TTL_ATTRIBUTE = "expires_at"
+_ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 
 
 class Storage(Construct):
@@ -86,13 +90,14 @@ class Storage(Construct):
                 point_in_time_recovery_enabled=True
             ),
             deletion_protection=deletion_protection,
+            time_to_live_attribute=TTL_ATTRIBUTE,
             removal_policy=RemovalPolicy.RETAIN,
         )
-        for name, pk, sort_type in GLOBAL_INDEXES:
+        for name, (partition, sort, sort_type) in TABLE_INDEXES.items():
             self.table.add_global_secondary_index(
                 index_name=name,
-                partition_key=dynamodb.Attribute(name=pk, type=dynamodb.AttributeType.STRING),
-                sort_key=dynamodb.Attribute(name=f"{name}SK", type=sort_type),
+                partition_key=dynamodb.Attribute(name=partition, type=dynamodb.AttributeType.STRING),
+                sort_key=dynamodb.Attribute(name=sort, type=_ATTRIBUTE_TYPES[sort_type]),
             )
 
 
