@@ -62,9 +62,7 @@ def render(schema: dict[str, Any]) -> str:
 
 def render_all() -> dict[str, str]:
     """File name -> file text for every detail model."""
-    return {
-        f"{name}.json": render(event_schema(name, model)) for name, model in sorted(DETAIL_MODELS.items())
-    }
+    return {f"{name}.json": render(event_schema(name, model)) for name, model in sorted(DETAIL_MODELS.items())}
 
 
 def stale_files(directory: Path | None = None) -> list[str]:

@@ -36,9 +36,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-report_app = typer.Typer(
-    help="Reports: a warehouse's items, an item's total, the restock list.", no_args_is_help=True
-)
+report_app = typer.Typer(help="Reports: a warehouse's items, an item's total, the restock list.", no_args_is_help=True)
 app.add_typer(report_app, name="report")
 
 
@@ -75,9 +73,7 @@ def main_options(
     ctx: typer.Context,
     home: Annotated[
         Path | None,
-        typer.Option(
-            "--home", help="Home folder of the local runtime (default: $INVENTORY_HOME, else ./.inventory)."
-        ),
+        typer.Option("--home", help="Home folder of the local runtime (default: $INVENTORY_HOME, else ./.inventory)."),
     ] = None,
     fmt: Annotated[Format, typer.Option("--format", help="Output format.")] = Format.table,
 ) -> None:
@@ -91,9 +87,7 @@ def main_options(
 def put(
     ctx: typer.Context,
     path: Annotated[Path, typer.Argument(help="A file, or a folder laid out like the bucket keys.")],
-    key: Annotated[
-        str | None, typer.Option("--key", help="Object key (default: derived from the file name).")
-    ] = None,
+    key: Annotated[str | None, typer.Option("--key", help="Object key (default: derived from the file name).")] = None,
 ) -> None:
     """Store a file in the bucket; `process` then applies it."""
     from datetime import UTC, datetime
@@ -158,15 +152,11 @@ def report_warehouse(
     from services.reports.logic import warehouse_report
 
     st = state(ctx)
-    emit(
-        warehouse_report(st.ports().table, name, min_level), st.format, ROW_COLUMNS, title=f"Warehouse {name}"
-    )
+    emit(warehouse_report(st.ports().table, name, min_level), st.format, ROW_COLUMNS, title=f"Warehouse {name}")
 
 
 @report_app.command("item")
-def report_item(
-    ctx: typer.Context, item_id: Annotated[str, typer.Argument(help="Item id, e.g. a123v5.")]
-) -> None:
+def report_item(ctx: typer.Context, item_id: Annotated[str, typer.Argument(help="Item id, e.g. a123v5.")]) -> None:
     """An item's total across warehouses, with the per-warehouse split."""
     from local.output import emit
     from services.reports.logic import item_report
@@ -176,9 +166,7 @@ def report_item(
     if st.format == "json":
         emit(result, "json")
         return
-    rows = [
-        {"item_id": result["item_id"], "item_name": result["item_name"], **w} for w in result["warehouses"]
-    ]
+    rows = [{"item_id": result["item_id"], "item_name": result["item_name"], **w} for w in result["warehouses"]]
     rows.append(
         {
             "item_id": result["item_id"],
@@ -206,18 +194,14 @@ def report_restock(ctx: typer.Context) -> None:
 @app.command()
 def generate(
     ctx: typer.Context,
-    out: Annotated[
-        Path, typer.Option("--out", help="Folder to write the files to (laid out like the bucket).")
-    ],
+    out: Annotated[Path, typer.Option("--out", help="Folder to write the files to (laid out like the bucket).")],
     files: Annotated[int, typer.Option("--files", min=1, max=10_000)] = 6,
-    rows: Annotated[int, typer.Option("--rows", min=1, max=100_000_000, help="Rows per file.")] = 200,
+    rows: Annotated[int, typer.Option("--rows", min=1, max=100_000_000, help="Rows over all files.")] = 200,
     warehouses: Annotated[int, typer.Option("--warehouses", min=1, max=100_000)] = 5,
     items: Annotated[int, typer.Option("--items", min=1, max=10_000_000)] = 40,
     days: Annotated[int, typer.Option("--days", min=1, max=3650)] = 3,
     seed: Annotated[int, typer.Option("--seed")] = 1,
-    bad_rows: Annotated[
-        float, typer.Option("--bad-rows", min=0.0, max=1.0, help="Fraction of bad rows.")
-    ] = 0.0,
+    bad_rows: Annotated[float, typer.Option("--bad-rows", min=0.0, max=1.0, help="Fraction of bad rows.")] = 0.0,
     thresholds: Annotated[bool, typer.Option("--thresholds/--no-thresholds")] = True,
 ) -> None:
     """Write realistic sample files (inventory files and a thresholds file)."""
@@ -259,23 +243,36 @@ def main(argv: list[str] | None = None) -> None:
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="inventory", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except (typer.Exit, click.exceptions.Exit) as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except (typer.Abort, click.exceptions.Abort):
         sys.stderr.write("aborted\n")
         sys.exit(130)
-    except click.ClickException as exc:
-        sys.stderr.write(f"error: {exc.format_message()}\n")
-        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
     except Exception as exc:
+        if _is_usage_error(exc):
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                sys.stderr.write(_ctx_help(exc))
+                sys.exit(2)
+            sys.stderr.write(f"error: {' '.join(exc.format_message().split())}\n")  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 2))
         message = _user_message(exc)
         if message is None:
             raise
         sys.stderr.write(f"error: {message}\n")
         sys.exit(1)
+
+
+def _is_usage_error(exc: Exception) -> bool:
+    # typer vendors click: match its ClickException by shape rather than by a private import path
+    return any(cls.__name__ == "ClickException" for cls in type(exc).__mro__) and hasattr(exc, "format_message")
+
+
+def _ctx_help(exc: Exception) -> str:
+    ctx = getattr(exc, "ctx", None)
+    return ctx.get_help() + "\n" if ctx is not None else ""
 
 
 def _user_message(exc: Exception) -> str | None:

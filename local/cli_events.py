@@ -20,9 +20,7 @@ def _when(text: str | None, option: str) -> datetime | None:
     try:
         value = datetime.fromisoformat(text)
     except ValueError:
-        raise UserError(
-            f"{option} must be an ISO 8601 time such as 2021-02-15T12:00:00Z, not {text!r}"
-        ) from None
+        raise UserError(f"{option} must be an ISO 8601 time such as 2021-02-15T12:00:00Z, not {text!r}") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
@@ -58,15 +56,9 @@ def list_events(
 @events_app.command("put")
 def put_event(
     ctx: typer.Context,
-    detail_type: Annotated[
-        str, typer.Argument(help="One of the contract's detail-types, e.g. BelowThreshold.")
-    ],
-    detail: Annotated[
-        str, typer.Option("--detail", help="The detail as JSON, or @FILE to read it from a file.")
-    ],
-    source: Annotated[
-        str | None, typer.Option("--source", help="Event source (default: the type's producer).")
-    ] = None,
+    detail_type: Annotated[str, typer.Argument(help="One of the contract's detail-types, e.g. BelowThreshold.")],
+    detail: Annotated[str, typer.Option("--detail", help="The detail as JSON, or @FILE to read it from a file.")],
+    source: Annotated[str | None, typer.Option("--source", help="Event source (default: the type's producer).")] = None,
 ) -> None:
     """Put an event on the bus; its detail is validated against the contract first."""
     from pydantic import ValidationError

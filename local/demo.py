@@ -28,9 +28,7 @@ def run_demo(runtime: LocalRuntime, console: Console, seed: int = 7) -> None:
     home = ports.settings.home
     samples = home / "samples"
     console.rule("1. Sample data")
-    result = generate(
-        samples, files=8, rows=400, warehouses=5, items=40, days=3, seed=seed, bad_row_rate=0.01
-    )
+    result = generate(samples, files=8, rows=400, warehouses=5, items=40, days=3, seed=seed, bad_row_rate=0.01)
     console.print(
         f"Generated {len(result.inventory_keys)} inventory files ({result.rows} rows, {result.bad_rows} bad) "
         f"and {len(result.thresholds_keys)} thresholds file(s) in {samples}"
@@ -46,9 +44,7 @@ def run_demo(runtime: LocalRuntime, console: Console, seed: int = 7) -> None:
     warehouses = ports.table.warehouses()
     console.rule("3. Reports")
     first = warehouses[0]
-    console.print(
-        _rows_table(f"inventory report warehouse '{first}'", warehouse_report(ports.table, first), columns)
-    )
+    console.print(_rows_table(f"inventory report warehouse '{first}'", warehouse_report(ports.table, first), columns))
     console.print(
         _rows_table(
             f"inventory report warehouse '{first}' --min-level 100",
@@ -66,9 +62,7 @@ def run_demo(runtime: LocalRuntime, console: Console, seed: int = 7) -> None:
         )
     )
     restock = restock_report(ports.table)
-    console.print(
-        _rows_table(f"inventory report restock ({len(restock)} pairs below threshold)", restock, columns)
-    )
+    console.print(_rows_table(f"inventory report restock ({len(restock)} pairs below threshold)", restock, columns))
 
     console.rule("4. Alerts and mails")
     alerts = runtime.bus.archived(detail_type="BelowThreshold")

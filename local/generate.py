@@ -181,7 +181,7 @@ def generate(
             w = int(random_() * warehouses)
             i = int(random_() ** 2 * items)
             level = levels.get((w, i), 0)
-            if level < 10 and (level <= 0 or random_() < 0.5) or random_() < 0.03:
+            if (level < 10 and (level <= 0 or random_() < 0.5)) or random_() < 0.03:
                 change = 100 * (1 + int(random_() * 5))
             else:
                 change = -(1 + int(random_() * min(level, 40)))
@@ -207,8 +207,7 @@ def generate(
         chosen = rng.sample(range(items), max(1, items // 4))
         document = {
             "ThresholdList": [
-                {"ItemId": item_list[i][0], "RestockIfBelow": rng.choice(_THRESHOLD_CHOICES)}
-                for i in sorted(chosen)
+                {"ItemId": item_list[i][0], "RestockIfBelow": rng.choice(_THRESHOLD_CHOICES)} for i in sorted(chosen)
             ]
         }
         key = f"{THRESHOLDS_PREFIX}{day:%Y/%m/%d}/restock_thresholds.json"

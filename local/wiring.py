@@ -45,7 +45,5 @@ def bootstrap(settings: Settings) -> LocalRuntime:
     objects.on_put = announce
     mailer: Mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else OutboxMailer(home / "outbox")
     table = SqliteStockTable(db, settings.default_threshold)
-    ports = Ports(
-        objects=objects, table=table, bus=bus, mailer=mailer, clock=SystemClock(), settings=settings
-    )
+    ports = Ports(objects=objects, table=table, bus=bus, mailer=mailer, clock=SystemClock(), settings=settings)
     return LocalRuntime(ports=ports, db=db, bus=bus)

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from adapters.local.database import Database, iso, parse_iso
 from events import Envelope
@@ -85,8 +86,7 @@ class LocalBus:
             (now, first[0], limit),
         ).fetchall()
         return [
-            Delivery(row[0], _envelope(row[6:], replay_name=row[5]), row[1], row[2], row[3], row[4])
-            for row in rows
+            Delivery(row[0], _envelope(row[6:], replay_name=row[5]), row[1], row[2], row[3], row[4]) for row in rows
         ]
 
     def next_due_in(self) -> float | None:
@@ -97,9 +97,7 @@ class LocalBus:
 
     def mark_done(self, delivery_ids: Iterable[int]) -> None:
         with self.db.transaction() as conn:
-            conn.executemany(
-                "UPDATE deliveries SET status = 'done' WHERE id = ?", ((i,) for i in delivery_ids)
-            )
+            conn.executemany("UPDATE deliveries SET status = 'done' WHERE id = ?", ((i,) for i in delivery_ids))
 
     def mark_failed(self, delivery: Delivery, error: str, max_attempts: int, base_delay: float) -> bool:
         """Schedule a retry with exponential backoff; returns True when the delivery is now dead."""
@@ -181,7 +179,7 @@ class LocalBus:
 _EVENT_COLUMNS = "e.id, e.time, e.source, e.detail_type, e.detail"
 
 
-def _envelope(row: tuple, replay_name: str | None = None) -> Envelope:  # type: ignore[type-arg]
+def _envelope(row: tuple[Any, ...], replay_name: str | None = None) -> Envelope:
     event_id, time_text, source, detail_type, detail = row
     return Envelope(
         id=event_id,

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
+from typing import Any
 
 from adapters.local.database import Database, iso, parse_iso
 from adapters.ports import (
     AlertState,
     Arrival,
+    ArrivalStatus,
     BadRowRecord,
     FileRecord,
     FileStats,
@@ -66,11 +68,9 @@ class SqliteStockTable:
 
     def record_arrival(self, key: str, kind: str, etag: str, size: int, arrived_at: datetime) -> Arrival:
         with self.db.transaction() as conn:
-            row = conn.execute(
-                "SELECT etag, sequence, arrived_at, kind FROM files WHERE key = ?", (key,)
-            ).fetchone()
+            row = conn.execute("SELECT etag, sequence, arrived_at, kind FROM files WHERE key = ?", (key,)).fetchone()
             if row is not None:
-                status = "duplicate" if row[0] == etag else "conflict"
+                status: ArrivalStatus = "duplicate" if row[0] == etag else "conflict"
                 return Arrival(status, key, row[0], row[1], parse_iso(row[2]), row[3])
             (sequence,) = conn.execute("SELECT COALESCE(MAX(sequence), 0) + 1 FROM files").fetchone()
             conn.execute(
@@ -170,9 +170,7 @@ class SqliteStockTable:
                 return None
             changes: list[tuple[str, int, int]] = []
             for item_id, new in thresholds.items():
-                old_row = conn.execute(
-                    "SELECT threshold FROM thresholds WHERE item_id = ?", (item_id,)
-                ).fetchone()
+                old_row = conn.execute("SELECT threshold FROM thresholds WHERE item_id = ?", (item_id,)).fetchone()
                 old = old_row[0] if old_row else self.default_threshold
                 conn.execute(
                     "INSERT OR REPLACE INTO thresholds (item_id, threshold, file_key) VALUES (?, ?, ?)",
@@ -180,15 +178,11 @@ class SqliteStockTable:
                 )
                 if old != new:
                     changes.append((item_id, old, new))
-            conn.execute(
-                "UPDATE files SET status = 'applied', good_rows = ? WHERE key = ?", (len(thresholds), key)
-            )
+            conn.execute("UPDATE files SET status = 'applied', good_rows = ? WHERE key = ?", (len(thresholds), key))
             return changes
 
     def threshold(self, item_id: str) -> int:
-        row = self.db.conn.execute(
-            "SELECT threshold FROM thresholds WHERE item_id = ?", (item_id,)
-        ).fetchone()
+        row = self.db.conn.execute("SELECT threshold FROM thresholds WHERE item_id = ?", (item_id,)).fetchone()
         return int(row[0]) if row else self.default_threshold
 
     def recheck_item(self, item_id: str) -> list[AlertState]:
@@ -234,9 +228,7 @@ class SqliteStockTable:
         row = self.db.conn.execute("SELECT MIN(warehouse) FROM stock").fetchone()
         while row is not None and row[0] is not None:
             out.append(row[0])
-            row = self.db.conn.execute(
-                "SELECT MIN(warehouse) FROM stock WHERE warehouse > ?", (row[0],)
-            ).fetchone()
+            row = self.db.conn.execute("SELECT MIN(warehouse) FROM stock WHERE warehouse > ?", (row[0],)).fetchone()
         return out
 
     def item_total(self, item_id: str) -> ItemTotal | None:
@@ -257,6 +249,6 @@ class SqliteStockTable:
 _FILE_COLUMNS = "key, kind, etag, sequence, arrived_at, status, good_rows, bad_rows, applied_total, reason"
 
 
-def _file_record(row: tuple) -> FileRecord:  # type: ignore[type-arg]
+def _file_record(row: tuple[Any, ...]) -> FileRecord:
     key, kind, etag, sequence, arrived_at, status, good, bad, total, reason = row
     return FileRecord(key, kind, etag, sequence, parse_iso(arrived_at), status, good, bad, total, reason)

@@ -36,8 +36,6 @@ def handle(ports: Ports, event: Envelope) -> None:
         if not ports.table.first_delivery("alerts", event.id):
             return
         ports.bus.publish(
-            new_event(
-                a, source=SOURCE, id_parts=(a.file_key, a.warehouse, a.item_id, a.cause), time=event.time
-            )
+            new_event(a, source=SOURCE, id_parts=(a.file_key, a.warehouse, a.item_id, a.cause), time=event.time)
             for a in alerts
         )

@@ -110,9 +110,7 @@ def key_for_upload(filename: str, today: date) -> str:
     elif "inventory" in lower and lower.endswith(_INVENTORY_SUFFIXES):
         prefix = INVENTORY_PREFIX
     else:
-        raise BadKey(
-            f"cannot tell from the name {name!r} whether it is an inventory or a thresholds file; pass --key"
-        )
+        raise BadKey(f"cannot tell from the name {name!r} whether it is an inventory or a thresholds file; pass --key")
     stamp = file_stamp(name)
     day = stamp.date() if stamp else today
     return normalize_key(f"{prefix}{day.year:04d}/{day.month:02d}/{day.day:02d}/{name}")

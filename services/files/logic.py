@@ -73,7 +73,7 @@ def handle(ports: Ports, event: Envelope) -> None:
 def _conflict_event(key: str, kind: str, etag: str) -> Envelope:
     detail = FileRejected(
         key=key,
-        kind=kind,  # type: ignore[arg-type]
+        kind=kind,
         reason="conflict",
         message="the key already holds a file with different content; the new content was not applied",
     )

@@ -7,8 +7,8 @@ from typing import Any
 
 from adapters.ports import BadRowRecord, FileStats, PairDelta, PairOutcome, Ports
 from events import Envelope, new_event
-from events.envelope import new_raw_event
 from events.batching import chunk_by_size
+from events.envelope import new_raw_event
 from events.models import FileArrived, FileRejected
 from services.ingest.parsing import BadRow, UnusableFile, parse_inventory
 
@@ -116,12 +116,8 @@ def stock_changed_events(key: str, outcomes: list[PairOutcome], time: datetime) 
     ]
 
 
-def bad_rows_events(
-    key: str, bad_rows: list[BadRowRecord], stats: FileStats, time: datetime
-) -> list[Envelope]:
-    listed = [
-        {"line": b.line, "reason": b.reason, "raw": b.raw[:500]} for b in bad_rows[:MAX_LISTED_BAD_ROWS]
-    ]
+def bad_rows_events(key: str, bad_rows: list[BadRowRecord], stats: FileStats, time: datetime) -> list[Envelope]:
+    listed = [{"line": b.line, "reason": b.reason, "raw": b.raw[:500]} for b in bad_rows[:MAX_LISTED_BAD_ROWS]]
     chunks = list(chunk_by_size(listed))
     message = f"{stats.bad_rows} bad row(s) kept aside, {stats.good_rows} good row(s) applied" + (
         f"; the first {MAX_LISTED_BAD_ROWS} are listed" if stats.bad_rows > MAX_LISTED_BAD_ROWS else ""

@@ -123,9 +123,7 @@ def _iter_blocks(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple
         yield line_no, data[:-1] if data.endswith(b"\n") else data
 
 
-def iter_lines(
-    chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES
-) -> Iterator[tuple[int, bytes | None]]:
+def iter_lines(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None]]:
     """Split a byte stream into (line number from 1, line without LF/CRLF); None for an over-long line."""
     for start, block in _iter_blocks(chunks, max_line_bytes):
         if block is None:
@@ -164,8 +162,7 @@ class _Header:
         missing = [c for c in COLUMNS if c.casefold() not in index]
         if missing:
             raise UnusableFile(
-                f"header (line {line_no}) lacks column(s): {', '.join(missing)}"
-                f" (found {_cut(line.strip(), 120)})"
+                f"header (line {line_no}) lacks column(s): {', '.join(missing)} (found {_cut(line.strip(), 120)})"
             )
         return cls(names, *(index[c.casefold()] for c in COLUMNS))
 
@@ -268,9 +265,7 @@ def _parse_text(start: int, text: str, h: _Header, max_line_bytes: int) -> Itera
             and warehouse.isprintable()
             and item_id.isprintable()
             and item_name.isprintable()
-        ):
-            change = int(change_text)
-        elif (
+        ) or (
             change_text[:1] == "-"
             and change_text[1:].isdigit()
             and change_text.isascii()
@@ -299,9 +294,7 @@ def _parse_bytes(start: int, block: bytes, h: _Header, max_line_bytes: int) -> I
         yield from _parse_text(line_no, text, h, max_line_bytes)
 
 
-def _find_header(
-    blocks: Iterator[tuple[int, bytes | None]], max_line_bytes: int
-) -> tuple[_Header, int, bytes] | None:
+def _find_header(blocks: Iterator[tuple[int, bytes | None]], max_line_bytes: int) -> tuple[_Header, int, bytes] | None:
     """The header and whatever follows it in its block, or None for a file with nothing but blank lines."""
     for start, block in blocks:
         if block is None:

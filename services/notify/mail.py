@@ -57,16 +57,11 @@ def restock_digest(settings: Settings, ids: Sequence[str], alerts: Sequence[Belo
         lines.append(f"{a.warehouse} | {a.item_id} | {a.item_name} | {a.level} | {a.threshold}")
         rows.append(
             "<tr>"
-            + "".join(
-                f"<td>{escape(str(v))}</td>"
-                for v in (a.warehouse, a.item_id, a.item_name, a.level, a.threshold)
-            )
+            + "".join(f"<td>{escape(str(v))}</td>" for v in (a.warehouse, a.item_id, a.item_name, a.level, a.threshold))
             + "</tr>"
         )
     if len(alerts) > MAX_LISTED:
-        lines.append(
-            f"... and {len(alerts) - MAX_LISTED} more: run `inventory report restock` for the full list."
-        )
+        lines.append(f"... and {len(alerts) - MAX_LISTED} more: run `inventory report restock` for the full list.")
     html = _page(
         subject,
         f'<p>{escape(lines[0])}</p><table border="1" cellpadding="4" cellspacing="0">'
@@ -82,9 +77,7 @@ def rejected_mail(settings: Settings, ids: Sequence[str], parts: Sequence[FileRe
     first = parts[0]
     rows = sorted((r for p in parts for r in p.rows), key=lambda r: r.line)
     subject = (
-        f"File rejected: {first.key}"
-        if first.reason != "bad_rows"
-        else f"Bad rows in {first.key}: {first.bad_rows}"
+        f"File rejected: {first.key}" if first.reason != "bad_rows" else f"Bad rows in {first.key}: {first.bad_rows}"
     )
     lines = [f"{first.key}: {first.message} (reason: {first.reason})"]
     if rows:
@@ -107,9 +100,7 @@ def rejected_mail(settings: Settings, ids: Sequence[str], parts: Sequence[FileRe
 
 
 def validation_mail(settings: Settings, event_id: str, summary: ValidationCompleted) -> Mail:
-    subject = (
-        f"Nightly validation finished: {summary.findings} finding(s) in {summary.transactions} transaction(s)"
-    )
+    subject = f"Nightly validation finished: {summary.findings} finding(s) in {summary.transactions} transaction(s)"
     lines = [
         f"Run {summary.run_id} checked {summary.files} file(s) and {summary.transactions} transaction(s)"
         f" from {summary.started_at:%Y-%m-%d %H:%M} to {summary.finished_at:%H:%M} UTC.",
@@ -123,8 +114,7 @@ def validation_mail(settings: Settings, event_id: str, summary: ValidationComple
     ]
     if summary.top_findings:
         lines += ["", "Top findings:"] + [
-            f"- [{f.kind}] {f.file_key}{f':{f.line}' if f.line else ''} {f.message}"
-            for f in summary.top_findings
+            f"- [{f.kind}] {f.file_key}{f':{f.line}' if f.line else ''} {f.message}" for f in summary.top_findings
         ]
     html = _page(subject, "".join(f"<p>{escape(line)}</p>" for line in lines if line))
     return _mail(settings, "validation", [event_id], subject, "\n".join(lines) + "\n", html)

@@ -32,8 +32,6 @@ def handle(ports: Ports, event: Envelope) -> None:
                         )
                     )
         ports.bus.publish(
-            new_event(
-                a, source=SOURCE, id_parts=(a.file_key, a.warehouse, a.item_id, a.cause), time=event.time
-            )
+            new_event(a, source=SOURCE, id_parts=(a.file_key, a.warehouse, a.item_id, a.cause), time=event.time)
             for a in alerts
         )

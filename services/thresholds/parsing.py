@@ -49,9 +49,7 @@ def _short(value: Any, limit: int = 50) -> str:
 
 def _load(data: bytes) -> Any:
     if len(data) > MAX_THRESHOLDS_BYTES:
-        raise InvalidThresholds(
-            f"thresholds file is {len(data)} bytes, more than the limit of {MAX_THRESHOLDS_BYTES}"
-        )
+        raise InvalidThresholds(f"thresholds file is {len(data)} bytes, more than the limit of {MAX_THRESHOLDS_BYTES}")
     try:
         text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -66,9 +64,7 @@ def _load(data: bytes) -> Any:
         raise InvalidThresholds(f"thresholds file is not acceptable JSON: {exc}") from None
     except (ValueError, RecursionError):
         # ValueError: an integer with thousands of digits; RecursionError: absurdly deep nesting.
-        raise InvalidThresholds(
-            "thresholds file is not acceptable JSON: too large a number or too deep"
-        ) from None
+        raise InvalidThresholds("thresholds file is not acceptable JSON: too large a number or too deep") from None
 
 
 def _entry(index: int, entry: Any) -> tuple[str, int]:

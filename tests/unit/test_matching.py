@@ -255,9 +255,7 @@ def moto_matches() -> Iterator[Oracle]:
 
         def oracle(pattern: dict[str, Any], event: dict[str, Any]) -> bool:
             raw = json.dumps(pattern)
-            response: dict[str, Any] = dict(
-                client.test_event_pattern(EventPattern=raw, Event=json.dumps(event))
-            )
+            response: dict[str, Any] = dict(client.test_event_pattern(EventPattern=raw, Event=json.dumps(event)))
             if "Result" in response:
                 return bool(response["Result"])
             return bool(EventPattern.load(raw).matches_event(cast(Any, event)))
@@ -266,9 +264,7 @@ def moto_matches() -> Iterator[Oracle]:
 
 
 @pytest.mark.parametrize(("pattern", "event"), [c[1:] for c in MOTO_CASES], ids=[c[0] for c in MOTO_CASES])
-def test_matches_agrees_with_moto(
-    moto_matches: Oracle, pattern: dict[str, Any], event: dict[str, Any]
-) -> None:
+def test_matches_agrees_with_moto(moto_matches: Oracle, pattern: dict[str, Any], event: dict[str, Any]) -> None:
     validate_pattern(pattern)
     assert matches(pattern, event) is moto_matches(pattern, event)
 
@@ -377,9 +373,7 @@ def _sample_events() -> dict[str, dict[str, Any]]:
     def arrived(kind: Any) -> FileArrived:
         return FileArrived(key=f"{kind}/a.csv", kind=kind, etag="e", size=1, arrived_at=at, sequence=1)
 
-    pair = PairLevel(
-        warehouse="w", item_id="i", item_name="n", change=-1, level=1, threshold=2, was_below=False
-    )
+    pair = PairLevel(warehouse="w", item_id="i", item_name="n", change=-1, level=1, threshold=2, was_below=False)
     below = BelowThreshold(
         warehouse="w", item_id="i", item_name="n", level=1, threshold=2, cause="stock_change", file_key="k"
     )
@@ -404,9 +398,7 @@ def _sample_events() -> dict[str, dict[str, Any]]:
         "BelowThreshold/alerts": (below, "inventory.alerts"),
         "BelowThreshold/sweep": (below, "inventory.sweep"),
         "ValidationCompleted": (
-            ValidationCompleted(
-                run_id="r", started_at=at, finished_at=at, files=1, transactions=2, findings=0
-            ),
+            ValidationCompleted(run_id="r", started_at=at, finished_at=at, files=1, transactions=2, findings=0),
             "inventory.validator",
         ),
     }

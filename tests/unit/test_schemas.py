@@ -44,11 +44,7 @@ SAMPLES: dict[str, Detail] = {
         file_key="k",
         batch=1,
         batches=1,
-        pairs=[
-            PairLevel(
-                warehouse="w", item_id="i", item_name="n", change=1, level=3, threshold=2, was_below=True
-            )
-        ],
+        pairs=[PairLevel(warehouse="w", item_id="i", item_name="n", change=1, level=3, threshold=2, was_below=True)],
     ),
     "ThresholdsUpdated": ThresholdsUpdated(
         file_key="k",
@@ -107,9 +103,7 @@ def test_render_is_byte_stable() -> None:
         assert json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n" == text
 
 
-def test_check_flag(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_check_flag(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--check"]) == 0
     # Point the generator at an empty directory: every schema is then missing.
     monkeypatch.setattr("events.schemas_gen.SCHEMA_DIR", tmp_path)

@@ -1,0 +1,106 @@
+"""`inventory serve`: the embedded runtime as one long-running process.
+
+It watches `<home>/inbox/` (files laid out like bucket keys are put and processed within seconds),
+runs the bus, and starts the nightly validation at 03:00 UTC. SIGTERM or Ctrl-C stop it between
+batches; because every state change commits together with its events, a SIGKILL loses nothing either.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from local.delivery import DeliveryStats, deliver_once
+from local.wiring import LocalRuntime
+from services.files.keys import BadKey
+from services.files.logic import FileConflict, upload
+
+log = logging.getLogger("inventory.serve")
+
+NIGHTLY_HOUR_UTC = 3
+
+
+def next_nightly(after: datetime) -> datetime:
+    slot = after.astimezone(UTC).replace(hour=NIGHTLY_HOUR_UTC, minute=0, second=0, microsecond=0)
+    return slot if slot > after else slot + timedelta(days=1)
+
+
+class Server:
+    def __init__(
+        self,
+        runtime: LocalRuntime,
+        nightly: Callable[[LocalRuntime], Any] | None = None,
+        poll_seconds: float = 0.5,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.runtime = runtime
+        self.home = runtime.ports.settings.home
+        self.inbox = self.home / "inbox"
+        self.rejected = self.home / "inbox-rejected"
+        self.nightly = nightly
+        self.poll_seconds = poll_seconds
+        self.now = now
+        self.stop_event = threading.Event()
+        self.stats = DeliveryStats()
+        self._sizes: dict[Path, int] = {}
+        self.next_run = next_nightly(self.now())
+
+    def request_stop(self, *_: object) -> None:
+        self.stop_event.set()
+
+    def install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+
+    def scan_inbox(self) -> int:
+        """Put every file that has stopped growing; a half-copied file waits for the next scan."""
+        self.inbox.mkdir(parents=True, exist_ok=True)
+        stored = 0
+        for path in sorted(p for p in self.inbox.rglob("*") if p.is_file() and not p.name.startswith(".")):
+            size = path.stat().st_size
+            if self._sizes.get(path) != size:
+                self._sizes[path] = size
+                continue
+            key = path.relative_to(self.inbox).as_posix()
+            try:
+                upload(self.runtime.ports, key, path.read_bytes())
+            except (BadKey, FileConflict) as exc:
+                self._set_aside(path, key, str(exc))
+                continue
+            # The object is stored and announced before the inbox copy goes, so a crash here only
+            # means the same content is put again, which is harmless.
+            path.unlink()
+            self._sizes.pop(path, None)
+            stored += 1
+        return stored
+
+    def _set_aside(self, path: Path, key: str, reason: str) -> None:
+        target = self.rejected / key.replace("..", "_")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(path), target)
+        target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
+        self._sizes.pop(path, None)
+        log.warning("set aside %s: %s", key, reason)
+
+    def tick(self) -> None:
+        self.scan_inbox()
+        deadline = time.monotonic() + 2.0
+        while not self.stop_event.is_set() and time.monotonic() < deadline:
+            if not deliver_once(self.runtime.ports, self.runtime.bus, self.stats):
+                break
+        if self.now() >= self.next_run:
+            self.next_run = next_nightly(self.now())
+            if self.nightly is not None:
+                self.nightly(self.runtime)
+
+    def serve_forever(self) -> None:
+        while not self.stop_event.is_set():
+            self.tick()
+            self.stop_event.wait(self.poll_seconds)

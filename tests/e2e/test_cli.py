@@ -1,0 +1,130 @@
+"""The real `inventory` command in a temporary home, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.oracle import levels
+
+pytestmark = pytest.mark.slow
+
+
+def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(["inventory", *args], env=env, capture_output=True, text=True, timeout=120)
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def report_json(env: dict[str, str], *args: str) -> Any:
+    return json.loads(run(env, "--format", "json", "report", *args).stdout)
+
+
+def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_reports(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    samples = tmp_path / "samples"
+    run(
+        cli_env, "generate", "--out", str(samples), "--files", "6", "--rows", "300", "--bad-rows", "0.05", "--seed", "3"
+    )
+    files = sorted(p for p in samples.rglob("*") if p.is_file())
+    inventory_files = [p for p in files if "inventory_files" in p.parts]
+    assert any(p.read_bytes().startswith(b"\xef\xbb\xbf") for p in inventory_files)
+    assert any(b"\r\n" in p.read_bytes() for p in inventory_files)
+
+    run(cli_env, "put", str(samples))
+    run(cli_env, "process")
+    # the same file again, under its key: nothing changes
+    again = inventory_files[0]
+    run(cli_env, "put", str(again), "--key", again.relative_to(samples).as_posix())
+    run(cli_env, "process")
+
+    expected = levels(inventory_files)
+    thresholds: dict[str, int] = {}
+    for path in files:
+        if path.suffix == ".json":
+            thresholds |= {e["ItemId"]: e["RestockIfBelow"] for e in json.loads(path.read_text())["ThresholdList"]}
+    warehouses = sorted({w for w, _ in expected})
+    got: dict[tuple[str, str], int] = {}
+    for warehouse in warehouses:
+        rows = report_json(cli_env, "warehouse", warehouse)
+        assert isinstance(rows, list)
+        for row in rows:
+            assert set(row) == {"warehouse", "item_id", "item_name", "level", "threshold", "below"}
+            assert row["threshold"] == thresholds.get(row["item_id"], 10)
+            assert row["below"] == (row["level"] < row["threshold"])
+            got[(row["warehouse"], row["item_id"])] = row["level"]
+        above = report_json(cli_env, "warehouse", warehouse, "--min-level", "50")
+        assert above == [r for r in rows if r["level"] > 50]
+    assert got == expected
+
+    item = next(iter(expected))[1]
+    report = report_json(cli_env, "item", item)
+    split = {(w, i): v for (w, i), v in expected.items() if i == item}
+    assert report["total"] == sum(split.values())
+    assert report["warehouses"] == [{"warehouse": w, "level": v} for (w, _), v in sorted(split.items())]
+
+    restock = report_json(cli_env, "restock")
+    assert {(r["warehouse"], r["item_id"]) for r in restock} == {
+        k for k, v in expected.items() if v < thresholds.get(k[1], 10)
+    }
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["put", "/no/such/file.csv"], "no such file"),
+        (["put", "README.md", "--key", "elsewhere/x.csv"], "inventory_files/"),
+        (["put", "README.md", "--key", "inventory_files/../../etc/passwd"], ".."),
+        (["report", "warehouse", "Nowhere 9"], "unknown warehouse: Nowhere 9"),
+        (["report", "item", "zzz"], "unknown item: zzz"),
+        (["report", "warehouse", "x", "--min-level", "lots"], "--min-level"),
+        (["--format", "yaml", "report", "restock"], "yaml"),
+        (["events", "list", "--since", "last tuesday"], "ISO 8601"),
+        (["events", "put", "BelowThreshold", "--detail", '{"warehouse": 1}'], "does not fit BelowThreshold"),
+        (["nonsense"], "No such command"),
+    ],
+)
+def test_user_errors_are_one_clear_line_and_a_non_zero_exit(
+    cli_env: dict[str, str], args: list[str], message: str
+) -> None:
+    proc = run(cli_env, *args, ok=False)
+    assert proc.returncode != 0
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error: ")
+    assert message in lines[0]
+    assert "Traceback" not in proc.stderr
+
+
+def test_conflicting_content_under_a_used_key_is_refused(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    header = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text(header + "2021-02-15T12:00:00Z\tW\ti1\tN\t20\n")
+    second.write_text(header + "2021-02-15T12:00:00Z\tW\ti1\tN\t99\n")
+    run(cli_env, "put", str(first), "--key", key)
+    run(cli_env, "process")
+    proc = run(cli_env, "put", str(second), "--key", key, ok=False)
+    assert proc.returncode == 1 and "different content" in proc.stderr
+    run(cli_env, "process")
+    assert report_json(cli_env, "item", "i1")["total"] == 20
+    events = json.loads(run(cli_env, "--format", "json", "events", "list", "--type", "FileRejected").stdout)
+    assert [e["detail"]["reason"] for e in events] == ["conflict"]
+
+
+def test_csv_export_neutralises_formulas(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    data = tmp_path / "x_inventory.csv"
+    data.write_text(
+        "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+        '2021-02-15T12:00:00Z\t=HYPERLINK("http://x")\ti1\t@SUM(A1)\t5\n'
+    )
+    run(cli_env, "put", str(data), "--key", "inventory_files/2021/02/15/x_inventory.csv")
+    run(cli_env, "process")
+    out = run(cli_env, "--format", "csv", "report", "restock").stdout
+    assert "'=HYPERLINK" in out and "'@SUM(A1)" in out

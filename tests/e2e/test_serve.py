@@ -1,0 +1,136 @@
+"""`inventory serve` as a real process: the inbox, clean stops, and a SIGKILL mid-file."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from local.generate import generate
+from tests.oracle import levels
+
+pytestmark = pytest.mark.slow
+
+
+def status(env: dict[str, str]) -> dict[str, int]:
+    out = subprocess.run(["inventory", "--format", "json", "status"], env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    result: dict[str, int] = json.loads(out.stdout)
+    return result
+
+
+def wait_for(predicate, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    raise AssertionError("timed out")
+
+
+def start_serve(env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        ["inventory", "serve", "--poll", "0.1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def all_levels(env: dict[str, str]) -> dict[tuple[str, str], int]:
+    got: dict[tuple[str, str], int] = {}
+    raw = subprocess.run(
+        ["inventory", "--format", "json", "events", "list", "--type", "StockChanged"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    warehouses = {p["warehouse"] for e in json.loads(raw) for p in e["detail"]["pairs"]}
+    for warehouse in sorted(warehouses):
+        rows = json.loads(
+            subprocess.run(
+                ["inventory", "--format", "json", "report", "warehouse", warehouse],
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+        )
+        got |= {(r["warehouse"], r["item_id"]): r["level"] for r in rows}
+    return got
+
+
+def test_sigkill_in_the_middle_then_restart_loses_nothing_and_applies_nothing_twice(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    home = Path(cli_env["INVENTORY_HOME"])
+    samples = tmp_path / "samples"
+    generated = generate(samples, files=12, rows=120_000, warehouses=20, items=2000, seed=5, bad_row_rate=0.01)
+    inbox = home / "inbox"
+    for key in generated.inventory_keys + generated.thresholds_keys:
+        (inbox / key).parent.mkdir(parents=True, exist_ok=True)
+        (samples / key).rename(inbox / key)
+    files_total = len(generated.inventory_keys) + len(generated.thresholds_keys)
+
+    # GIVEN serve is working through the inbox WHEN it is killed with SIGKILL part way
+    first = start_serve(cli_env)
+    wait_for(lambda: status(cli_env)["files_applied"] >= 2)
+    first.send_signal(signal.SIGKILL)
+    first.wait(timeout=10)
+    assert status(cli_env)["files_applied"] < files_total
+
+    # THEN a restart finishes the work
+    second = start_serve(cli_env)
+    wait_for(
+        lambda: (
+            (s := status(cli_env))["files_applied"] == files_total
+            and s["deliveries_pending"] == 0
+            and not any(p.is_file() for p in inbox.rglob("*"))
+        )
+    )
+    second.send_signal(signal.SIGTERM)
+    _, err = second.communicate(timeout=20)
+    assert second.returncode == 0 and "Stopped cleanly" in err
+
+    # AND every file was applied exactly once, with its events once
+    expected = levels([home / "bucket" / k for k in generated.inventory_keys])
+    assert all_levels(cli_env) == expected
+    arrived = json.loads(
+        subprocess.run(
+            ["inventory", "--format", "json", "events", "list", "--type", "FileArrived"],
+            env=cli_env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert sorted(e["detail"]["key"] for e in arrived) == sorted(generated.inventory_keys + generated.thresholds_keys)
+    assert status(cli_env)["deliveries_dead"] == 0
+
+
+def test_serve_puts_files_dropped_into_the_inbox_and_sets_aside_bad_keys(cli_env: dict[str, str]) -> None:
+    home = Path(cli_env["INVENTORY_HOME"])
+    good = home / "inbox" / "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    bad = home / "inbox" / "elsewhere" / "notes.txt"
+    for path, text in (
+        (
+            good,
+            "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+            "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\n",
+        ),
+        (bad, "hello"),
+    ):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    proc = start_serve(cli_env)
+    try:
+        wait_for(lambda: status(cli_env)["files_applied"] == 1 and status(cli_env)["deliveries_pending"] == 0, 30)
+        wait_for(lambda: (home / "inbox-rejected" / "elsewhere" / "notes.txt.reason.txt").exists(), 30)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=20)
+    assert proc.returncode == 0
+    assert "must start with" in (home / "inbox-rejected" / "elsewhere" / "notes.txt.reason.txt").read_text()
+    assert (home / "outbox").is_dir() and list((home / "outbox").glob("*.eml"))  # 4 < 10: a restock digest

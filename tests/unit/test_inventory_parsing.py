@@ -1,0 +1,210 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.ingest.parsing import (
+    BadRow,
+    Row,
+    UnusableFile,
+    _Header,
+    _parse_text,
+    _slow_row,
+    iter_lines,
+    parse_inventory,
+)
+
+HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange"
+
+
+def parse(text: str | bytes, chunk: int | None = None) -> list[Row | BadRow]:
+    data = text.encode() if isinstance(text, str) else text
+    chunks = [data] if chunk is None else [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    return list(parse_inventory(chunks))
+
+
+def one(line: str) -> Row | BadRow:
+    (result,) = parse(f"{HEADER}\n{line}\n")
+    return result
+
+
+def reason(line: str) -> str:
+    result = one(line)
+    assert isinstance(result, BadRow), result
+    return result.reason
+
+
+def test_GIVEN_scenario_file_WHEN_parsed_THEN_rows_in_utc_with_line_numbers() -> None:
+    text = (
+        f"{HEADER}\n"
+        "2021-02-15T12:00:00.000+01:00\tBerlin 1\ta123v5\ttecRacer T-Shirt\t-3\n"
+        "2021-02-15T12:00:01.000+01:00\tBremen 4\td23x56\ttecRacer tecPert Sticker\t4\n"
+    )
+    rows = parse(text)
+    assert rows == [
+        Row(2, datetime(2021, 2, 15, 11, 0, tzinfo=UTC), "Berlin 1", "a123v5", "tecRacer T-Shirt", -3),
+        Row(3, datetime(2021, 2, 15, 11, 0, 1, tzinfo=UTC), "Bremen 4", "d23x56", "tecRacer tecPert Sticker", 4),
+    ]
+    assert all(isinstance(r, Row) and r.ts.utcoffset() == UTC.utcoffset(None) for r in rows)
+
+
+def test_GIVEN_bom_crlf_blank_lines_and_reordered_columns_WHEN_parsed_THEN_same_rows() -> None:
+    text = (
+        "\ufeff\r\n itemid \tstocklevelchange\tTIMESTAMP\tWarehouseName\tNotes\tItemName\r\n"
+        "\t\t\r\n"
+        "a1\t+5\t2021-02-15T12:00:00Z\t Berlin 1 \tx\t Größe L \r\n"
+        "\n"
+        'a2\t-1\t2021-02-15T12:00:00\tBonn 2\t\t"Quoted" Shirt'
+    )
+    for chunk in (None, 1, 3, 7):
+        rows = parse(text.encode(), chunk)
+        assert [(r.line, r.item_id, r.change, r.warehouse, r.item_name) for r in rows if isinstance(r, Row)] == [
+            (4, "a1", 5, "Berlin 1", "Größe L"),
+            (6, "a2", -1, "Bonn 2", '"Quoted" Shirt'),
+        ]
+        assert all(isinstance(r, Row) for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("", []), ("\n\n  \n", []), (HEADER, []), (HEADER + "\r\n\r\n", [])],
+)
+def test_GIVEN_empty_or_header_only_file_WHEN_parsed_THEN_no_rows(text: str, expected: list[Row]) -> None:
+    assert parse(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"Timestamp\tWarehouseName\tItemName\tStockLevelChange\n", "lacks column(s): ItemId"),
+        (b"a\tb\n", "lacks column(s): Timestamp, WarehouseName, ItemId, ItemName, StockLevelChange"),
+        (b"Timestamp\tItemId\tWarehouseName\tItemId\tItemName\tStockLevelChange\n", "more than once"),
+        (b"Timestamp\tWarehouse\xffName\n", "not valid UTF-8"),
+        (b"T" * 70000 + b"\nx\n", "longer than 65536 bytes"),
+    ],
+)
+def test_GIVEN_unusable_header_WHEN_parsed_THEN_unusable_file_before_any_row(data: bytes, message: str) -> None:
+    with pytest.raises(UnusableFile, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(data)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt", "missing column(s): StockLevelChange"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t1\textra", "6 fields, header has 5"),
+        ("15.02.2021\tBerlin 1\ta1\tShirt\t1", "Timestamp is not ISO 8601: '15.02.2021'"),
+        ("9999-12-31T23:00:00-05:00\tBerlin 1\ta1\tShirt\t1", "Timestamp out of range in UTC"),
+        ("2021-02-15T12:00:00\t \ta1\tShirt\t1", "WarehouseName is empty"),
+        ("2021-02-15T12:00:00\tBerlin 1\t\tShirt\t1", "ItemId is empty"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t4.0", "StockLevelChange is not an integer: '4.0'"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t1_000", "StockLevelChange is not an integer"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t", "StockLevelChange is not an integer: ''"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t\u0663", "StockLevelChange is not an integer"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t1000000001", "StockLevelChange out of range"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t-" + "9" * 5000, "StockLevelChange out of range"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tSh\x00irt\t1", "control character in ItemName"),
+        ("2021-02-15T12:00:00\tBer\x1blin\ta1\tShirt\t1", "control character in WarehouseName"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta\r1\tShirt\t1", "control character in ItemId"),
+    ],
+)
+def test_GIVEN_bad_line_WHEN_parsed_THEN_bad_row_with_reason(line: str, expected: str) -> None:
+    assert reason(line).startswith(expected)
+
+
+def test_GIVEN_edge_values_WHEN_parsed_THEN_accepted() -> None:
+    row = one('2021-02-15T12:00:00+05:30\t"Berlin ""1"""\t a1 \t5" Nails\t-1000000000')
+    assert isinstance(row, Row)
+    assert (row.ts, row.warehouse, row.item_id, row.item_name, row.change) == (
+        datetime(2021, 2, 15, 6, 30, tzinfo=UTC),
+        'Berlin "1"',
+        "a1",
+        '5" Nails',
+        -1_000_000_000,
+    )
+
+
+def test_GIVEN_stray_quote_WHEN_parsed_THEN_following_lines_are_not_swallowed() -> None:
+    text = f'{HEADER}\n2021-02-15T12:00:00\tBerlin 1\ta1\t"Open\t1\n2021-02-15T12:00:00\tBerlin 1\ta2\tB\t2\n'
+    assert [r.item_id for r in parse(text) if isinstance(r, Row)] == ["a1", "a2"]
+
+
+def test_GIVEN_invalid_utf8_and_long_lines_WHEN_parsed_THEN_only_those_lines_are_bad() -> None:
+    good = b"2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t1\n"
+    data = HEADER.encode() + b"\n" + good + b"2021\tB\xff\ta\tb\t1\n" + b"x" * 70000 + b"\n" + good
+    for chunk in (None, 1000, 65536):
+        results = parse(data, chunk)
+        assert [(r.line, r.reason) for r in results if isinstance(r, BadRow)] == [
+            (3, "line is not valid UTF-8"),
+            (4, "line too long"),
+        ]
+        assert [r.line for r in results if isinstance(r, Row)] == [2, 5]
+        assert "\ufffd" in next(r.raw for r in results if isinstance(r, BadRow))
+
+
+def test_GIVEN_chunks_split_anywhere_WHEN_iter_lines_THEN_physical_lines_without_endings() -> None:
+    data = b"a\r\nbb\n\nccc\r\n" + b"d" * 20 + b"\ne"
+    expected = [(1, b"a"), (2, b"bb"), (3, b""), (4, b"ccc"), (5, None), (6, b"e")]
+    for size in (1, 2, 5, 100):
+        chunks = [data[i : i + size] for i in range(0, len(data), size)]
+        assert list(iter_lines(chunks, max_line_bytes=10)) == expected
+    assert list(iter_lines([b"a\n"])) == [(1, b"a")]
+    assert list(iter_lines([])) == []
+
+
+def test_GIVEN_huge_line_in_small_chunks_WHEN_iter_lines_THEN_it_is_not_kept_whole() -> None:
+    held: list[int] = []
+
+    def chunks():
+        for _ in range(1000):
+            yield b"x" * 1000
+        yield b"\nok"
+
+    lines = iter_lines(chunks(), max_line_bytes=5000)
+    for number, line in lines:
+        held.append(0 if line is None else len(line))
+        assert number in (1, 2)
+    assert held == [0, 2]
+
+
+@given(st.binary(max_size=2000), st.integers(min_value=1, max_value=64))
+@settings(max_examples=300, deadline=None)
+def test_GIVEN_random_bytes_WHEN_parsed_THEN_rows_or_a_clean_rejection(data: bytes, chunk: int) -> None:
+    try:
+        results = parse(HEADER.encode() + b"\n" + data, chunk)
+    except UnusableFile as exc:
+        raise AssertionError("a good header must never be rejected") from exc
+    for r in results:
+        assert isinstance(r, Row | BadRow)
+    try:
+        parse(data, chunk)
+    except UnusableFile as exc:
+        assert str(exc)
+
+
+_field = st.text(alphabet=st.sampled_from('ab1 -+_"\x00\r\x1bé\u00a0\u0663:T.Z0259'), max_size=12)
+
+
+@given(
+    st.one_of(
+        st.just("2021-02-15T12:00:00.000+01:00"),
+        st.sampled_from(["2021-02-15", "x", "9999-12-31T23:59:59-01:00"]),
+        _field,
+    ),
+    _field,
+    _field,
+    _field,
+    st.one_of(st.integers(-(10**10), 10**10).map(str), _field),
+)
+@settings(max_examples=500, deadline=None)
+def test_GIVEN_any_fields_WHEN_fast_path_used_THEN_same_result_as_full_checks(
+    ts: str, warehouse: str, item_id: str, name: str, change: str
+) -> None:
+    header = _Header.parse(1, HEADER)
+    line = "\t".join((ts, warehouse, item_id, name, change))
+    fast = list(_parse_text(2, line, header, 65536))
+    expected = [] if not line or line.isspace() else [_slow_row(2, line, header)]
+    assert fast == expected

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.thresholds.parsing import MAX_THRESHOLD, MAX_THRESHOLDS_BYTES, InvalidThresholds, parse_thresholds
+
+
+def doc(*entries: object, **extra: object) -> bytes:
+    return json.dumps({"ThresholdList": list(entries), **extra}).encode()
+
+
+def test_GIVEN_scenario_file_WHEN_parsed_THEN_thresholds_in_file_order() -> None:
+    data = doc({"ItemId": "g45678", "RestockIfBelow": 200}, {"ItemId": "a123v5", "RestockIfBelow": 25})
+    result = parse_thresholds(data)
+    assert result == {"g45678": 200, "a123v5": 25}
+    assert list(result) == ["g45678", "a123v5"]
+
+
+def test_GIVEN_bom_empty_list_and_limits_WHEN_parsed_THEN_accepted() -> None:
+    assert parse_thresholds(b"\xef\xbb\xbf" + doc()) == {}
+    assert parse_thresholds(
+        doc({"ItemId": " k\u00f6 ", "RestockIfBelow": 0}, {"ItemId": "b", "RestockIfBelow": MAX_THRESHOLD})
+    ) == {
+        "kö": 0,
+        "b": MAX_THRESHOLD,
+    }
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b" " * (MAX_THRESHOLDS_BYTES + 1), "more than the limit"),
+        (b'{"ThresholdList": ["\xff"]}', "not valid UTF-8"),
+        (b"{", "not valid JSON"),
+        (b"[]", "must be a JSON object"),
+        (b"{}", 'lacks "ThresholdList"'),
+        (b'{"ThresholdList": {}}', "ThresholdList must be a list"),
+        (doc(Extra=1), "unknown top-level field 'Extra'"),
+        (doc(5), "entry 0 of ThresholdList is int, not an object"),
+        (doc({"RestockIfBelow": 1}), "entry 0 lacks ItemId"),
+        (doc({"ItemId": "", "RestockIfBelow": 1}), "entry 0: ItemId is empty"),
+        (doc({"ItemId": 7, "RestockIfBelow": 1}), "entry 0: ItemId must be a string"),
+        (doc({"ItemId": "a\u0000", "RestockIfBelow": 1}), "control character"),
+        (doc({"ItemId": "a"}), "entry 0 (ItemId 'a') lacks RestockIfBelow"),
+        (doc({"ItemId": "a", "RestockIfBelow": True}), "must be an integer, got True"),
+        (doc({"ItemId": "a", "RestockIfBelow": 2.5}), "must be an integer, got 2.5"),
+        (doc({"ItemId": "a", "RestockIfBelow": 25.0}), "must be an integer, got 25.0"),
+        (doc({"ItemId": "a", "RestockIfBelow": "25"}), "must be an integer, got '25'"),
+        (doc({"ItemId": "a", "RestockIfBelow": -1}), "between 0 and"),
+        (doc({"ItemId": "a", "RestockIfBelow": MAX_THRESHOLD + 1}), "between 0 and"),
+        (doc({"ItemId": "a", "RestockIfBelow": 1, "Note": "x"}), "entry 0 (ItemId 'a') has unknown field 'Note'"),
+        (
+            doc(
+                {"ItemId": "a", "RestockIfBelow": 1},
+                {"ItemId": "b", "RestockIfBelow": 1},
+                {"ItemId": "a", "RestockIfBelow": 2},
+            ),
+            "entry 2 (ItemId 'a') repeats the ItemId of entry 0",
+        ),
+        (b'{"ThresholdList": [{"ItemId": "a", "ItemId": "b", "RestockIfBelow": 1}]}', "key 'ItemId' twice"),
+        (b'{"ThresholdList": [{"ItemId": "a", "RestockIfBelow": NaN}]}', "NaN"),
+        (b"[" * 100_000, "too deep"),
+    ],
+)
+def test_GIVEN_invalid_file_WHEN_parsed_THEN_one_line_rejection(data: bytes, message: str) -> None:
+    with pytest.raises(InvalidThresholds) as info:
+        parse_thresholds(data)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@given(st.binary(max_size=500))
+@settings(max_examples=300, deadline=None)
+def test_GIVEN_random_bytes_WHEN_parsed_THEN_dict_or_clean_rejection(data: bytes) -> None:
+    try:
+        result = parse_thresholds(data)
+    except InvalidThresholds as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert all(isinstance(k, str) and type(v) is int for k, v in result.items())
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(st.sampled_from(["ItemId", "RestockIfBelow", "x"]), children, max_size=3)
+    ),
+    max_leaves=8,
+)
+
+
+@given(st.lists(_json, max_size=4))
+@settings(max_examples=300, deadline=None)
+def test_GIVEN_random_entries_WHEN_parsed_THEN_dict_or_clean_rejection(entries: list[object]) -> None:
+    try:
+        parse_thresholds(doc(*entries))
+    except InvalidThresholds as exc:
+        assert str(exc) and "\n" not in str(exc)
