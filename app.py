@@ -50,15 +50,11 @@ class StackSettings(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     stack_name: str = Field("Inventory", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-    purchasing_email: str = Field(
-        "purchasing@example.com", alias="purchasingEmail", pattern=r"^[^@\s]+@[^@\s]+$"
-    )
+    purchasing_email: str = Field("purchasing@example.com", alias="purchasingEmail", pattern=r"^[^@\s]+@[^@\s]+$")
     sender_email: str = Field("inventory@example.com", alias="senderEmail", pattern=r"^[^@\s]+@[^@\s]+$")
     default_threshold: int = Field(10, alias="defaultThreshold", ge=0)
     check_delay_seconds: float = Field(10, alias="checkDelaySeconds", ge=0)
-    validator_schedule: str = Field(
-        "cron(0 3 * * ? *)", alias="validatorSchedule", pattern=r"^(cron|rate)\(.+\)$"
-    )
+    validator_schedule: str = Field("cron(0 3 * * ? *)", alias="validatorSchedule", pattern=r"^(cron|rate)\(.+\)$")
     deletion_protection: bool = Field(True, alias="deletionProtection")
     # A name of aws_logs.RetentionDays: ONE_MONTH, ONE_YEAR, ...
     log_retention: str = Field("ONE_YEAR", alias="logRetention", pattern=r"^[A-Z_]+$")

@@ -70,11 +70,7 @@ def _digest(parts: Iterable[bytes]) -> str:
 def _source_files(root: Path, packages: Iterable[str]) -> Iterator[Path]:
     for package in packages:
         for path in sorted((root / package).rglob("*")):
-            if (
-                path.is_file()
-                and not any(part in SKIPPED_NAMES for part in path.parts)
-                and path.suffix != ".pyc"
-            ):
+            if path.is_file() and not any(part in SKIPPED_NAMES for part in path.parts) and path.suffix != ".pyc":
                 yield path
 
 
@@ -101,8 +97,7 @@ def dependencies_dir(requirements: list[str], build_dir: Path = BUILD_DIR) -> Pa
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise BundlingError(
-            f"pip could not install the Lambda dependencies (is the package index reachable?):\n"
-            f"{result.stderr.strip()}"
+            f"pip could not install the Lambda dependencies (is the package index reachable?):\n{result.stderr.strip()}"
         )
     for entry in staging.iterdir():
         name = entry.name.lower()

@@ -59,16 +59,12 @@ class OpsTopic(Construct):
         )
 
 
-def alarm_on_dead_letters(
-    scope: Construct, construct_id: str, dlq: sqs.IQueue, topic: sns.ITopic, what: str
-) -> None:
+def alarm_on_dead_letters(scope: Construct, construct_id: str, dlq: sqs.IQueue, topic: sns.ITopic, what: str) -> None:
     alarm = cloudwatch.Alarm(
         scope,
         construct_id,
         alarm_description=f"{what}: messages in {dlq.node.path}; inspect, fix, then redrive",
-        metric=dlq.metric_approximate_number_of_messages_visible(
-            period=Duration.minutes(5), statistic="Maximum"
-        ),
+        metric=dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
         threshold=1,
         evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -181,9 +177,7 @@ class QueueConsumer(Construct):
             # AWS's advice for Lambda consumers: six times the function timeout, plus the batching window.
             visibility_timeout=Duration.seconds(6 * timeout.to_seconds() + window.to_seconds()),
             retention_period=Duration.days(4),
-            dead_letter_queue=sqs.DeadLetterQueue(
-                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVES
-            ),
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVES),
         )
         self.rules: list[events.Rule] = []
         for rule in rules:
@@ -242,9 +236,7 @@ def _verbatim_pattern(rule: events.Rule, pattern: Mapping[str, object]) -> None:
 
 def acknowledge(scope: IConstruct, findings: Mapping[str, str]) -> None:
     """Acknowledge cdk-nag findings on `scope` and everything below it, each with its one-line reason."""
-    Validations.of(scope).acknowledge(
-        *(Acknowledgment(id=id_, reason=reason) for id_, reason in findings.items())
-    )
+    Validations.of(scope).acknowledge(*(Acknowledgment(id=id_, reason=reason) for id_, reason in findings.items()))
 
 
 def logical_id(resource: IConstruct) -> str:
@@ -264,9 +256,7 @@ def acknowledge_key_grant(scope: IConstruct) -> None:
     )
 
 
-def acknowledge_bucket_grant(
-    scope: IConstruct, bucket: s3.IBucket, patterns: Sequence[str], write: bool
-) -> None:
+def acknowledge_bucket_grant(scope: IConstruct, bucket: s3.IBucket, patterns: Sequence[str], write: bool) -> None:
     actions = ["GetObject*", "GetBucket*", "List*"] + (["DeleteObject*", "Abort*"] if write else [])
     findings = {
         f"AwsSolutions-IAM5[Action::s3:{action}]": "the CDK's S3 grant action group, on the data bucket only"

@@ -36,9 +36,7 @@ _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeT
 class Storage(Construct):
     """The data bucket (files as they arrive, validation reports) and the stock table."""
 
-    def __init__(
-        self, scope: Construct, construct_id: str, *, key: kms.IKey, deletion_protection: bool
-    ) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, key: kms.IKey, deletion_protection: bool) -> None:
         super().__init__(scope, construct_id)
         self.bucket = s3.Bucket(
             self,
@@ -73,9 +71,7 @@ class Storage(Construct):
         )
         acknowledge(
             self.bucket,
-            {
-                "AwsSolutions-S1": "access logs need an SSE-S3 bucket of their own; use CloudTrail data events if required"
-            },
+            {"AwsSolutions-S1": "access logs need an SSE-S3 bucket of their own; CloudTrail data events if required"},
         )
         # Table (not TableV2): TableV2 cannot render a customer-managed key in a region-agnostic stack.
         self.table = dynamodb.Table(
@@ -198,9 +194,7 @@ class Analytics(Construct):
                     **{f"projection.{name}.digits": str(digits) for name, _, digits in PARTITIONS},
                     "storage.location.template": location + "${year}/${month}/${day}/",
                 },
-                partition_keys=[
-                    glue.CfnTable.ColumnProperty(name=name, type="int") for name, _, _ in PARTITIONS
-                ],
+                partition_keys=[glue.CfnTable.ColumnProperty(name=name, type="int") for name, _, _ in PARTITIONS],
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     location=location,
                     input_format="org.apache.hadoop.mapred.TextInputFormat",
@@ -232,8 +226,7 @@ class Analytics(Construct):
                 view_expanded_text="/* Presto View */",
                 storage_descriptor=glue.CfnTable.StorageDescriptorProperty(
                     columns=[
-                        glue.CfnTable.ColumnProperty(name=name, type=_hive_type(kind))
-                        for name, kind in VIEW_COLUMNS
+                        glue.CfnTable.ColumnProperty(name=name, type=_hive_type(kind)) for name, kind in VIEW_COLUMNS
                     ],
                     serde_info=glue.CfnTable.SerdeInfoProperty(),
                 ),

@@ -17,7 +17,5 @@ class FilesService(Construct):
         shared.bucket.grant_read(function, f"{THRESHOLDS_PREFIX}*")
         shared.table.grant_read_write_data(function)
         shared.bus.grant_put_events_to(function)
-        acknowledge_bucket_grant(
-            self, shared.bucket, [f"{INVENTORY_PREFIX}*", f"{THRESHOLDS_PREFIX}*"], write=False
-        )
+        acknowledge_bucket_grant(self, shared.bucket, [f"{INVENTORY_PREFIX}*", f"{THRESHOLDS_PREFIX}*"], write=False)
         acknowledge_table_grant(self, shared.table)

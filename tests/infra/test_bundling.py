@@ -40,9 +40,7 @@ class FakePip:
             (target / package).mkdir()
             (target / package / "__init__.py").write_text("")
         (target / "boto3-1.0.dist-info").mkdir()
-        return subprocess.CompletedProcess(
-            command, self.returncode, "", "no network" if self.returncode else ""
-        )
+        return subprocess.CompletedProcess(command, self.returncode, "", "no network" if self.returncode else "")
 
 
 def test_requirements_come_from_pyproject() -> None:
@@ -70,9 +68,7 @@ def test_pip_runs_once_for_the_lambda_platform_then_the_cache_serves(
     assert len(pip.calls) == 2
 
 
-def test_pip_failure_is_one_clear_error_and_leaves_no_cache(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_pip_failure_is_one_clear_error_and_leaves_no_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(bundling.subprocess, "run", FakePip(returncode=1))
     with pytest.raises(BundlingError, match="no network"):
         dependencies_dir(["pydantic>=2"], tmp_path)
@@ -94,9 +90,7 @@ def _project(root: Path) -> None:
     (root / "local" / "cli.py").write_text("")
 
 
-def test_code_dir_is_dependencies_plus_function_code_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_code_dir_is_dependencies_plus_function_code_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pip = FakePip()
     monkeypatch.setattr(bundling.subprocess, "run", pip)
     root, build = tmp_path / "project", tmp_path / "build"

@@ -75,6 +75,4 @@ def test_view_text_is_athenas_encoding() -> None:
     assert "length('s3://my-bucket/')" in sql and '"inventory"."transaction_rows"' in sql
     text = presto_view_text(sql, "inventory")
     view = json.loads(base64.b64decode(text.removeprefix("/* Presto View: ").removesuffix(" */")))
-    assert (
-        view["originalSql"] == sql and view["catalog"] == "awsdatacatalog" and view["schema"] == "inventory"
-    )
+    assert view["originalSql"] == sql and view["catalog"] == "awsdatacatalog" and view["schema"] == "inventory"

@@ -69,9 +69,7 @@ def function_of(s: Synthesized, service: str) -> str:
 def queue_of(s: Synthesized, service: str) -> str:
     function = function_of(s, service)
     mappings = [
-        p
-        for p in s.properties("AWS::Lambda::EventSourceMapping").values()
-        if p["FunctionName"] == {"Ref": function}
+        p for p in s.properties("AWS::Lambda::EventSourceMapping").values() if p["FunctionName"] == {"Ref": function}
     ]
     assert len(mappings) == 1, f"{service} has {len(mappings)} event source mappings"
     return arn_of(mappings[0]["EventSourceArn"])
@@ -81,13 +79,9 @@ def queue_of(s: Synthesized, service: str) -> str:
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.name)
-def test_every_rule_targets_its_services_queue_with_its_exact_pattern(
-    synthesized: Synthesized, rule: Any
-) -> None:
+def test_every_rule_targets_its_services_queue_with_its_exact_pattern(synthesized: Synthesized, rule: Any) -> None:
     matching = [
-        p
-        for p in synthesized.properties("AWS::Events::Rule").values()
-        if p.get("EventPattern") == rule.pattern
+        p for p in synthesized.properties("AWS::Events::Rule").values() if p.get("EventPattern") == rule.pattern
     ]
     assert len(matching) == 1, f"{rule.name}: {len(matching)} EventBridge rules carry its pattern"
     props = matching[0]
@@ -106,9 +100,7 @@ def test_every_rule_targets_its_services_queue_with_its_exact_pattern(
 
 
 @pytest.mark.parametrize("service", TARGETS)
-def test_every_target_has_queue_dead_letter_queue_and_function(
-    synthesized: Synthesized, service: str
-) -> None:
+def test_every_target_has_queue_dead_letter_queue_and_function(synthesized: Synthesized, service: str) -> None:
     queue = queue_of(synthesized, service)
     props = synthesized.raw["Resources"][queue]["Properties"]
     assert props["RedrivePolicy"]["maxReceiveCount"] == 5
@@ -140,9 +132,7 @@ def test_notify_waits_to_batch_one_files_alerts(synthesized: Synthesized) -> Non
     ]
     assert mapping["MaximumBatchingWindowInSeconds"] >= 10
     assert mapping["BatchSize"] >= 50
-    others = [
-        p for p in synthesized.properties("AWS::Lambda::EventSourceMapping").values() if p is not mapping
-    ]
+    others = [p for p in synthesized.properties("AWS::Lambda::EventSourceMapping").values() if p is not mapping]
     assert all("MaximumBatchingWindowInSeconds" not in p for p in others)
 
 
@@ -169,8 +159,7 @@ def test_audit_rule_sends_every_custom_bus_event_to_the_audit_log(synthesized: S
     audit = [
         p
         for p in synthesized.properties("AWS::Events::Rule").values()
-        if p.get("EventBusName") == {"Ref": bus}
-        and p["EventPattern"] == {"source": [{"prefix": "inventory."}]}
+        if p.get("EventBusName") == {"Ref": bus} and p["EventPattern"] == {"source": [{"prefix": "inventory."}]}
     ]
     assert len(audit) == 1
     (target,) = audit[0]["Targets"]
@@ -226,9 +215,7 @@ def test_key_policy_lets_the_services_that_act_as_themselves_use_the_key(synthes
 
 
 def test_bucket_and_table_are_safe_by_default(synthesized: Synthesized) -> None:
-    data_bucket = [
-        p for p in synthesized.properties("AWS::S3::Bucket").values() if "NotificationConfiguration" in p
-    ]
+    data_bucket = [p for p in synthesized.properties("AWS::S3::Bucket").values() if "NotificationConfiguration" in p]
     assert len(data_bucket) == 0  # notifications are set by the CDK's custom resource, not in the bucket
     notifications = synthesized.only("Custom::S3BucketNotifications")[1]
     assert notifications["NotificationConfiguration"] == {"EventBridgeConfiguration": {}}
@@ -236,9 +223,7 @@ def test_bucket_and_table_are_safe_by_default(synthesized: Synthesized) -> None:
         assert props["PublicAccessBlockConfiguration"] == dict.fromkeys(
             ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets"), True
         )
-    versioned = [
-        p for p in synthesized.properties("AWS::S3::Bucket").values() if p.get("VersioningConfiguration")
-    ]
+    versioned = [p for p in synthesized.properties("AWS::S3::Bucket").values() if p.get("VersioningConfiguration")]
     assert len(versioned) == 1
     policies = json.dumps(synthesized.properties("AWS::S3::BucketPolicy"))
     assert policies.count('"aws:SecureTransport": "false"') == 2
@@ -291,9 +276,7 @@ def test_schedule_runs_the_fargate_task_at_three_utc(synthesized: Synthesized) -
     assert ecs["TaskDefinitionArn"] == {"Ref": task}
     network = ecs["NetworkConfiguration"]["AwsvpcConfiguration"]
     assert network["AssignPublicIp"] == "ENABLED"
-    public = {
-        k for k, p in synthesized.properties("AWS::EC2::Subnet").items() if p.get("MapPublicIpOnLaunch")
-    }
+    public = {k for k, p in synthesized.properties("AWS::EC2::Subnet").items() if p.get("MapPublicIpOnLaunch")}
     assert {arn_of(subnet) for subnet in network["Subnets"]} == public
 
 
@@ -330,31 +313,25 @@ def test_vpc_has_no_nat_and_the_task_admits_nothing_in(synthesized: Synthesized)
     endpoints = json.dumps(synthesized.properties("AWS::EC2::VPCEndpoint"))
     assert ".s3" in endpoints and ".dynamodb" in endpoints
     groups = [
-        p
-        for p in synthesized.properties("AWS::EC2::SecurityGroup").values()
-        if "validator" in p["GroupDescription"]
+        p for p in synthesized.properties("AWS::EC2::SecurityGroup").values() if "validator" in p["GroupDescription"]
     ]
     (group,) = groups
     assert "SecurityGroupIngress" not in group
-    assert [
-        (rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) for rule in group["SecurityGroupEgress"]
-    ] == [("tcp", 443, 443)]
+    assert [(rule["IpProtocol"], rule["FromPort"], rule["ToPort"]) for rule in group["SecurityGroupEgress"]] == [
+        ("tcp", 443, 443)
+    ]
 
 
 # -- data scientist: Glue and Athena -------------------------------------------------------------------
 
 
 def test_glue_table_over_inventory_files_with_partition_projection(synthesized: Synthesized) -> None:
-    tables = {
-        p["TableInput"]["Name"]: p["TableInput"] for p in synthesized.properties("AWS::Glue::Table").values()
-    }
+    tables = {p["TableInput"]["Name"]: p["TableInput"] for p in synthesized.properties("AWS::Glue::Table").values()}
     raw = tables["transaction_rows"]
     parameters = raw["Parameters"]
     assert parameters["skip.header.line.count"] == "1"
     assert parameters["projection.enabled"] == "true"
-    assert {
-        name for name in ("year", "month", "day") if parameters[f"projection.{name}.type"] == "integer"
-    } == {
+    assert {name for name in ("year", "month", "day") if parameters[f"projection.{name}.type"] == "integer"} == {
         "year",
         "month",
         "day",
@@ -367,9 +344,7 @@ def test_glue_table_over_inventory_files_with_partition_projection(synthesized: 
 
 
 def test_transactions_view_has_the_agreed_columns(synthesized: Synthesized) -> None:
-    tables = {
-        p["TableInput"]["Name"]: p["TableInput"] for p in synthesized.properties("AWS::Glue::Table").values()
-    }
+    tables = {p["TableInput"]["Name"]: p["TableInput"] for p in synthesized.properties("AWS::Glue::Table").values()}
     view = tables["transactions"]
     assert view["TableType"] == "VIRTUAL_VIEW"
     text = view["ViewOriginalText"]
