@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, TimeZone
+from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
@@ -126,6 +127,17 @@ class NightlyValidator(Construct):
             shared.ops_topic,
             "the nightly validator did not start",
         )
+        # The scheduler's own role (the target adds RunTask and PassRole): it must also encrypt into the
+        # dead-letter queue, or a failed start would vanish instead of alarming.
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal(
+                "scheduler.amazonaws.com", conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}}
+            ),
+            description="Serverless Inventory: starts the nightly validator task",
+        )
+        shared.key.grant(self.scheduler_role, "kms:Decrypt", "kms:GenerateDataKey")
         self.schedule = scheduler.Schedule(
             self,
             "Schedule",
@@ -140,6 +152,7 @@ class NightlyValidator(Construct):
                 dead_letter_queue=self.dead_letter_queue,
                 retry_attempts=3,
                 max_event_age=Duration.hours(1),
+                role=self.scheduler_role,
             ),
             key=shared.key,
         )

@@ -280,6 +280,25 @@ def test_schedule_runs_the_fargate_task_at_three_utc(synthesized: Synthesized) -
     assert {arn_of(subnet) for subnet in network["Subnets"]} == public
 
 
+def test_scheduler_role_can_start_the_task_and_fill_its_encrypted_dead_letter_queue(synthesized: Synthesized) -> None:
+    schedule = synthesized.only("AWS::Scheduler::Schedule")[1]
+    role = arn_of(schedule["Target"]["RoleArn"])
+    statements = [
+        statement
+        for props in synthesized.properties("AWS::IAM::Policy").values()
+        if {"Ref": role} in props["Roles"]
+        for statement in props["PolicyDocument"]["Statement"]
+    ]
+    allowed = {
+        (action, json.dumps(statement["Resource"]))
+        for statement in statements
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+    }
+    key = json.dumps({"Fn::GetAtt": [key_id(synthesized), "Arn"]})
+    assert {("kms:GenerateDataKey", key), ("kms:Decrypt", key)} <= allowed
+    assert ("ecs:RunTask", json.dumps(schedule["Target"]["EcsParameters"]["TaskDefinitionArn"])) in allowed
+
+
 def test_fargate_task_definition(synthesized: Synthesized) -> None:
     synthesized.template.has_resource_properties(
         "AWS::ECS::TaskDefinition",
