@@ -25,10 +25,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / "build" / "lambda"
 
-# The project's runtime dependencies a function imports; versions come from pyproject.toml.
-LAMBDA_DEPENDENCIES = ("pydantic", "aws-lambda-powertools")
-# The project packages a function needs (validator, kms and local are not used in Lambda).
-LAMBDA_PACKAGES = ("events", "services", "adapters")
+# The project's runtime dependencies a function imports; versions come from pyproject.toml. duckdb: the
+# reports API imports services.reports.history, which imports it (history itself answers 501 on Lambda).
+LAMBDA_DEPENDENCIES = ("pydantic", "aws-lambda-powertools", "duckdb")
+# The project packages a function needs: the reports API also uses local.output (CSV) and local/static.
+# validator and kms are not used in Lambda.
+LAMBDA_PACKAGES = ("events", "services", "adapters", "local")
 # Provided by the Lambda runtime; pip pulls botocore in through aws-xray-sdk.
 PROVIDED_BY_RUNTIME = ("boto3", "botocore", "s3transfer", "bin")
 PLATFORM = "manylinux2014_aarch64"

@@ -45,7 +45,7 @@ class FakePip:
 
 def test_requirements_come_from_pyproject() -> None:
     requirements = lambda_requirements()
-    assert [r.split(">")[0].split("[")[0] for r in requirements] == ["pydantic", "aws-lambda-powertools"]
+    assert [r.split(">")[0].split("[")[0] for r in requirements] == ["pydantic", "aws-lambda-powertools", "duckdb"]
     assert any("[tracer,parser]" in r for r in requirements)
 
 
@@ -77,7 +77,7 @@ def test_pip_failure_is_one_clear_error_and_leaves_no_cache(tmp_path: Path, monk
 
 def _project(root: Path) -> None:
     (root / "pyproject.toml").write_text(
-        '[project]\ndependencies = ["pydantic>=2,<3", "aws-lambda-powertools[tracer]>=3", "rich"]\n'
+        '[project]\ndependencies = ["pydantic>=2,<3", "aws-lambda-powertools[tracer]>=3", "duckdb", "rich"]\n'
     )
     for package in bundling.LAMBDA_PACKAGES:
         (root / package / "__pycache__").mkdir(parents=True)
@@ -86,8 +86,8 @@ def _project(root: Path) -> None:
         (root / package / "__pycache__" / "x.cpython-311.pyc").write_bytes(b"")
     (root / "services" / "ingest").mkdir()
     (root / "services" / "ingest" / "handler.py").write_text("def handler(event, context): ...\n")
-    (root / "local").mkdir()
-    (root / "local" / "cli.py").write_text("")
+    (root / "validator").mkdir()
+    (root / "validator" / "run.py").write_text("")
 
 
 def test_code_dir_is_dependencies_plus_function_code_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -100,7 +100,7 @@ def test_code_dir_is_dependencies_plus_function_code_only(tmp_path: Path, monkey
     assert (code / "services" / "ingest" / "handler.py").exists()
     assert (code / "pydantic" / "__init__.py").exists()
     assert not list(code.rglob("construct.py")) and not list(code.rglob("__pycache__"))
-    assert not (code / "local").exists()
+    assert not (code / "validator").exists()
     assert "rich" not in " ".join(pip.calls[0])
     # Unchanged sources: the same directory, no pip. A changed handler: a new directory, the old one gone.
     assert lambda_code_dir(root, build) == code and len(pip.calls) == 1
