@@ -97,7 +97,6 @@ class ServiceFunction(Construct):
         shared: Shared,
         timeout: Duration = Duration.seconds(30),
         memory_size: int = 512,
-        reserved_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
@@ -126,7 +125,6 @@ class ServiceFunction(Construct):
             handler=f"services.{service}.handler.handler",
             timeout=timeout,
             memory_size=memory_size,
-            reserved_concurrent_executions=reserved_concurrency,
             tracing=lambda_.Tracing.ACTIVE,
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
@@ -160,7 +158,7 @@ class QueueConsumer(Construct):
         batch_size: int = 10,
         batching_window: Duration | None = None,
         timeout: Duration = Duration.seconds(60),
-        reserved_concurrency: int | None = None,
+        max_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         rules = [rule for rule in RULES if rule.target == service]
@@ -206,7 +204,6 @@ class QueueConsumer(Construct):
             service=service,
             shared=shared,
             timeout=timeout,
-            reserved_concurrency=reserved_concurrency,
         )
         self.function = self.service_function.function
         self.function.add_event_source(
@@ -215,6 +212,8 @@ class QueueConsumer(Construct):
                 batch_size=batch_size,
                 max_batching_window=batching_window,
                 report_batch_item_failures=True,
+                # Caps the pollers, not the function: no throttling, so no receives wasted toward the DLQ.
+                max_concurrency=max_concurrency,
             )
         )
         alarm_on_dead_letters(

@@ -38,8 +38,9 @@ class NotifyService(Construct):
             shared=shared,
             batch_size=BATCH_SIZE,
             batching_window=BATCHING_WINDOW,
-            # One mail at a time: a digest is built and sent once, never by two batches racing.
-            reserved_concurrency=2,
+            # Few concurrent batches (2 is the least SQS allows), so a file's alerts meet in one batch
+            # rather than being spread over many; a digest is still sent once (marked in the table).
+            max_concurrency=2,
         )
         function = self.consumer.function
         # Which events were already mailed is kept in the table (sent once, even on retries).

@@ -132,6 +132,9 @@ def test_notify_waits_to_batch_one_files_alerts(synthesized: Synthesized) -> Non
     ]
     assert mapping["MaximumBatchingWindowInSeconds"] >= 10
     assert mapping["BatchSize"] >= 50
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": 2}
+    functions = synthesized.properties("AWS::Lambda::Function").values()
+    assert all("ReservedConcurrentExecutions" not in p for p in functions)  # new accounts may have only 10
     others = [p for p in synthesized.properties("AWS::Lambda::EventSourceMapping").values() if p is not mapping]
     assert all("MaximumBatchingWindowInSeconds" not in p for p in others)
 
