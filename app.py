@@ -23,7 +23,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from cdk_nag import AwsSolutionsChecks
 from constructs import Construct
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.aws.construct import Analytics, Storage
 from events.construct import InventoryEvents
@@ -57,11 +57,18 @@ class StackSettings(BaseModel):
     validator_schedule: str = Field("cron(0 3 * * ? *)", alias="validatorSchedule", pattern=r"^(cron|rate)\(.+\)$")
     deletion_protection: bool = Field(True, alias="deletionProtection")
     # A name of aws_logs.RetentionDays: ONE_MONTH, ONE_YEAR, ...
-    log_retention: str = Field("ONE_YEAR", alias="logRetention", pattern=r"^[A-Z_]+$")
+    log_retention: str = Field("ONE_YEAR", alias="logRetention")
+
+    @field_validator("log_retention")
+    @classmethod
+    def _known_retention(cls, value: str) -> str:
+        if value not in logs.RetentionDays.__members__:
+            raise ValueError(f"not a name of aws_logs.RetentionDays: {value!r}")
+        return value
 
     @classmethod
-    def from_app(cls, app: App, names: list[str]) -> StackSettings:
-        values = {name: app.node.try_get_context(CONTEXT_PREFIX + name) for name in names}
+    def from_app(cls, app: App) -> StackSettings:
+        values = {name: app.node.try_get_context(CONTEXT_PREFIX + name) for name in cls.context_names()}
         return cls.model_validate({k: v for k, v in values.items() if v is not None})
 
     @classmethod
@@ -167,7 +174,7 @@ def build_app(outdir: str | None = None, context: dict[str, Any] | None = None) 
     # Plain `python app.py` writes to ./cdk.out like the CLI does (the CLI passes CDK_OUTDIR itself).
     outdir = outdir or os.environ.get("CDK_OUTDIR") or str(ROOT / "cdk.out")
     app = App(outdir=outdir, context={**load_context(), **(context or {})})
-    settings = StackSettings.from_app(app, StackSettings.context_names())
+    settings = StackSettings.from_app(app)
     stack = InventoryStack(app, settings, lambda_.Code.from_asset(str(lambda_code_dir())))
     Validations.of(app).add_plugins(AwsSolutionsChecks(app))
     return app, stack

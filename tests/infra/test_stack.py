@@ -425,3 +425,40 @@ def test_cfn_lint_finds_no_errors(synthesized: Synthesized) -> None:
     errors = [f"{f['Rule']['Id']} {f['Message']}" for f in findings if f["Level"] == "Error"]
     assert errors == []
     assert result.returncode in (0, 4, 8, 12), result.stderr  # 4 = warnings, 8 = informational
+
+
+# -- parameters ----------------------------------------------------------------------------------------
+
+
+def test_context_parameters_reach_the_resources(tmp_path: Path) -> None:
+    """GIVEN -c style overrides WHEN the app is built THEN functions, task, schedule and table follow them."""
+    from app import build_app
+
+    app, stack = build_app(
+        outdir=str(tmp_path),
+        context={
+            "inventory:stackName": "InventoryTest",
+            "inventory:purchasingEmail": "buyers@example.org",
+            "inventory:defaultThreshold": "7",
+            "inventory:checkDelaySeconds": "2.5",
+            "inventory:validatorSchedule": "cron(30 1 * * ? *)",
+            "inventory:deletionProtection": "false",
+        },
+    )
+    app.synth()
+    assert stack.stack_name == "InventoryTest"
+    template = json.loads((tmp_path / f"{stack.stack_name}.template.json").read_text(encoding="utf-8"))
+    resources = template["Resources"].values()
+    (table,) = [r["Properties"] for r in resources if r["Type"] == "AWS::DynamoDB::Table"]
+    assert table["DeletionProtectionEnabled"] is False
+    (schedule,) = [r["Properties"] for r in resources if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert schedule["ScheduleExpression"] == "cron(30 1 * * ? *)"
+    functions = [r["Properties"] for r in resources if r["Type"] == "AWS::Lambda::Function"]
+    ours = [f["Environment"]["Variables"] for f in functions if f.get("Handler", "").startswith("services.")]
+    assert len(ours) == len(TARGETS) + 1
+    assert all(v["INVENTORY_PURCHASING_EMAIL"] == "buyers@example.org" for v in ours)
+    assert all(v["INVENTORY_DEFAULT_THRESHOLD"] == "7" for v in ours)
+    (task,) = [r["Properties"] for r in resources if r["Type"] == "AWS::ECS::TaskDefinition"]
+    environment = {e["Name"]: e["Value"] for e in task["ContainerDefinitions"][0]["Environment"]}
+    assert environment["INVENTORY_CHECK_DELAY"] == "2.5"
+    assert environment["INVENTORY_PURCHASING_EMAIL"] == "buyers@example.org"
