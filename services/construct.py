@@ -158,6 +158,7 @@ class QueueConsumer(Construct):
         batch_size: int = 10,
         batching_window: Duration | None = None,
         timeout: Duration = Duration.seconds(60),
+        memory_size: int = 512,
         max_concurrency: int | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -204,6 +205,7 @@ class QueueConsumer(Construct):
             service=service,
             shared=shared,
             timeout=timeout,
+            memory_size=memory_size,
         )
         self.function = self.service_function.function
         self.function.add_event_source(
