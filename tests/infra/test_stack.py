@@ -211,10 +211,23 @@ def test_every_encrypted_resource_uses_the_one_key(synthesized: Synthesized) -> 
 
 
 def test_key_policy_lets_the_services_that_act_as_themselves_use_the_key(synthesized: Synthesized) -> None:
+    """EventBridge must encrypt into the target queues and the archive, or deliveries fail silently."""
     policy = synthesized.only("AWS::KMS::Key")[1]["KeyPolicy"]["Statement"]
-    principals = json.dumps([statement["Principal"] for statement in policy])
-    for service in ("events.amazonaws.com", "cloudwatch.amazonaws.com", "logs."):
-        assert service in principals
+
+    def actions_for(principal: str) -> set[str]:
+        return {
+            action
+            for statement in policy
+            if principal in json.dumps(statement["Principal"]) and statement["Effect"] == "Allow"
+            for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        }
+
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= actions_for("events.amazonaws.com")
+    assert {"kms:Decrypt", "kms:GenerateDataKey*"} <= actions_for("cloudwatch.amazonaws.com")
+    assert {"kms:Encrypt*", "kms:GenerateDataKey*"} <= actions_for("logs.")
+    for statement in policy:
+        if "Service" in statement["Principal"]:
+            assert statement.get("Condition"), f"{statement['Sid']} is not limited to this account"
 
 
 def test_bucket_and_table_are_safe_by_default(synthesized: Synthesized) -> None:
