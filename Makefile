@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The demo starts from an empty home every time: .inventory-demo is rebuilt, nothing else is touched.
 demo: $(STAMP)
-	$(BIN)/inventory --home $${INVENTORY_HOME:-.inventory-demo} demo
+	rm -rf .inventory-demo
+	$(BIN)/inventory --home .inventory-demo demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -38,8 +40,17 @@ test-fast: lint
 schemas: $(STAMP)
 	$(PY) -m events.schemas_gen
 
+# The CloudFormation template in cdk.out/, offline once build/lambda/ holds the Lambda dependencies.
+synth: $(STAMP)
+	$(PY) app.py
+
+# Needs AWS credentials and a bootstrapped account/region (npx cdk bootstrap); see docs/deploy.md.
+deploy: $(STAMP)
+	npm ci --no-audit --no-fund
+	npx cdk deploy --require-approval broadening $(CDK_ARGS)
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache cdk.out
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache cdk.out build node_modules
 
 bench: $(STAMP)
 	$(PY) bench/run.py

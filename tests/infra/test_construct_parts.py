@@ -1,0 +1,81 @@
+"""The pure pieces the constructs are built from: schema conversion, SES identities, parameters, the view."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from adapters.aws.construct import presto_view_text, transactions_view_sql
+from app import StackSettings, load_context
+from events.construct import published_schemas, to_draft4
+from services.notify.construct import ses_identities
+
+
+def test_to_draft4_moves_defs_and_rewrites_refs_and_const() -> None:
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "properties": {
+            "const": {"const": "x"},  # a property named like a keyword stays a property
+            "rows": {"items": {"$ref": "#/$defs/Row"}},
+        },
+        "$defs": {"Row": {"properties": {"kind": {"const": "a"}}}},
+    }
+    converted = to_draft4(schema)
+    assert converted["$schema"] == "http://json-schema.org/draft-04/schema#"
+    assert converted["properties"]["const"] == {"enum": ["x"]}
+    assert converted["properties"]["rows"]["items"] == {"$ref": "#/definitions/Row"}
+    assert converted["definitions"]["Row"]["properties"]["kind"] == {"enum": ["a"]}
+    assert "$defs" not in converted
+
+
+def test_published_schemas_resolve_every_ref() -> None:
+    schemas = published_schemas()
+    assert schemas
+    for text in schemas.values():
+        schema = json.loads(text)
+        for ref in {part.split('"')[0] for part in text.split('"$ref": "')[1:]}:
+            assert ref.removeprefix("#/definitions/") in schema["definitions"]
+
+
+def test_ses_identities_are_each_address_and_its_domain() -> None:
+    assert ses_identities("inventory@example.com", "buyers@example.org") == [
+        "inventory@example.com",
+        "example.com",
+        "buyers@example.org",
+        "example.org",
+    ]
+
+
+def test_stack_settings_read_from_cdk_json_and_are_validated() -> None:
+    context = load_context()
+    settings = StackSettings.model_validate(
+        {k.removeprefix("inventory:"): v for k, v in context.items() if k.startswith("inventory:")}
+    )
+    assert settings.validator_schedule == "cron(0 3 * * ? *)"
+    assert settings.default_threshold == 10
+    assert set(StackSettings.context_names()) >= {
+        "purchasingEmail",
+        "senderEmail",
+        "defaultThreshold",
+        "checkDelaySeconds",
+        "validatorSchedule",
+        "deletionProtection",
+    }
+    with pytest.raises(ValidationError):
+        StackSettings.model_validate({"purchasingEmail": "not an address"})
+    with pytest.raises(ValidationError):
+        StackSettings.model_validate({"defaultThreshold": -1})
+    with pytest.raises(ValidationError, match="RetentionDays"):
+        StackSettings.model_validate({"logRetention": "FOREVER_AND_A_DAY"})
+    assert StackSettings.model_validate({"deletionProtection": "false"}).deletion_protection is False  # -c gives text
+
+
+def test_view_text_is_athenas_encoding() -> None:
+    sql = transactions_view_sql("inventory", "my-bucket")
+    assert "length('s3://my-bucket/')" in sql and '"inventory"."transaction_rows"' in sql
+    text = presto_view_text(sql, "inventory")
+    view = json.loads(base64.b64decode(text.removeprefix("/* Presto View: ").removesuffix(" */")))
+    assert view["originalSql"] == sql and view["catalog"] == "awsdatacatalog" and view["schema"] == "inventory"
