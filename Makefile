@@ -27,7 +27,7 @@ lint: $(STAMP)
 	$(BIN)/mypy .
 
 test: lint browser
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # Debian's chromium for the dashboard test (Playwright drives it); tolerated to fail (the test then skips).
 browser:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.local.mailer import OutboxMailer
 from adapters.local.validator_state import SqliteValidatorState
 from local.delivery import run_until_idle
 from tests.validator_support import day_key, put, runtime, tsv, validate
@@ -170,7 +171,8 @@ def test_report_stored_event_published_and_mailed(tmp_path):
     assert len(events) == 1 and events[0].detail["report_key"] == summary.report_key
     assert {f["kind"] for f in events[0].detail["top_findings"]} >= {"bad_row"}
     run_until_idle(rt.ports, rt.bus)
-    mails = [p.read_text() for p in (rt.ports.settings.home / "outbox").glob("*.eml")]
+    assert isinstance(rt.ports.mailer, OutboxMailer)  # sealed at rest: read through the mailer
+    mails = [data.decode() for _, data in rt.ports.mailer.messages()]
     summary_mails = [m for m in mails if "Nightly validation finished" in m]
     assert len(summary_mails) == 1 and summary.report_key in summary_mails[0]
 
