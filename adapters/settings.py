@@ -26,6 +26,8 @@ class Settings(BaseModel):
     encrypt: bool = True
     master_key: str | None = Field(default=None, repr=False)
     master_key_file: Path | None = None
+    # Required to serve the API on anything but loopback; every request must then carry it.
+    api_token: str | None = Field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, home: Path | None = None, env: dict[str, str] | None = None) -> Settings:
@@ -45,6 +47,7 @@ class Settings(BaseModel):
             "encrypt": "INVENTORY_ENCRYPT",
             "master_key": "INVENTORY_MASTER_KEY",
             "master_key_file": "INVENTORY_MASTER_KEY_FILE",
+            "api_token": "INVENTORY_API_TOKEN",
         }
         for field, var in names.items():
             if env.get(var):

@@ -20,11 +20,14 @@ def api(
     import sys
 
     from local.cli import UserError, state
-    from local.http_server import make_server, serve_forever
+    from local.http_server import TokenRequired, make_server, serve_forever
 
     st = state(ctx)
+    ports = st.ports()
     try:
-        server = make_server(st.ports(), host, port, quiet=quiet)
+        server = make_server(ports, host, port, quiet=quiet, token=ports.settings.api_token)
+    except TokenRequired as exc:
+        raise UserError(str(exc)) from None
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
     sys.stderr.write(f"Reports API and dashboard on {server.url}/  (API docs: {server.url}/docs; Ctrl+C stops)\n")

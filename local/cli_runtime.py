@@ -30,35 +30,53 @@ def demo(
 def serve(
     ctx: typer.Context,
     poll: Annotated[float, typer.Option("--poll", min=0.05, max=60, help="Seconds between inbox scans.")] = 0.5,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Reports API and dashboard port.")] = 8080,
+    host: Annotated[
+        str, typer.Option("--host", help="Address of the API; anything but loopback needs INVENTORY_API_TOKEN.")
+    ] = "127.0.0.1",
+    api: Annotated[bool, typer.Option("--api/--no-api", help="Serve the reports API and dashboard.")] = True,
 ) -> None:
-    """Run the local system: watch <home>/inbox, deliver events, validate nightly at 03:00 UTC."""
+    """Run the local system: watch <home>/inbox, deliver events, serve the API, validate at 03:00 UTC."""
     import logging
 
     from rich.console import Console
 
-    from local.cli import state
-    from local.serve import Server
+    from local.cli import UserError, state
+    from local.http_server import TokenRequired, make_server, serve_in_thread
+    from local.serve import NightlyValidation, Server
+    from local.wiring import bootstrap
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     st = state(ctx)
     runtime = st.runtime()
-    server = Server(runtime, nightly=_nightly_job, poll_seconds=poll)
-    server.install_signal_handlers()
+    settings = runtime.ports.settings
+    nightly = NightlyValidation(settings)
+    server = Server(runtime, nightly=nightly.start, poll_seconds=poll)
+    nightly.stop_event = server.stop_event
     console = Console(stderr=True)
+    http = None
+    if api:
+        # Its own connection: a report never sees a file half-applied by the delivery thread.
+        api_runtime = bootstrap(settings)
+        try:
+            http = make_server(api_runtime.ports, host, port, token=settings.api_token)
+        except TokenRequired as exc:
+            raise UserError(str(exc)) from None
+        except OSError as exc:
+            raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+        serve_in_thread(http)
+    server.install_signal_handlers()
     console.print(
-        f"Serving {runtime.ports.settings.home.resolve()}: drop files into {server.inbox} "
-        f"(laid out like the bucket keys). Next validation {server.next_run:%Y-%m-%d %H:%M} UTC. "
-        "Ctrl-C stops."
+        f"Serving {settings.home.resolve()}: drop files into {server.inbox} (laid out like the bucket keys)."
+        + (f" Dashboard and API on {http.url}/." if http else "")
+        + f" Next validation {server.next_run:%Y-%m-%d %H:%M} UTC. Ctrl-C stops."
     )
     server.serve_forever()
+    if http is not None:
+        http.shutdown()
+    nightly.join()
     console.print(f"Stopped cleanly after delivering {server.stats.delivered} event(s).")
     runtime.close()
-
-
-def _nightly_job(runtime: object) -> None:
-    import logging
-
-    logging.getLogger("inventory.serve").info("nightly validation: the validator is not installed yet")
 
 
 def status(ctx: typer.Context) -> None:

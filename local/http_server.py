@@ -7,13 +7,17 @@ return. Standard library only (ThreadingHTTPServer); it binds 127.0.0.1 unless t
 from __future__ import annotations
 
 import base64
+import contextlib
+import hmac
+import ipaddress
 import logging
 import threading
 import time
 from datetime import UTC, datetime
+from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlsplit
 from uuid import uuid4
 
 from adapters.ports import Ports
@@ -88,12 +92,18 @@ class _LambdaContext:
         return 30_000
 
 
+TOKEN_COOKIE = "inventory_token"
+
+
 class ReportsServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], app: ReportsResolver, quiet: bool = True) -> None:
+    def __init__(
+        self, address: tuple[str, int], app: ReportsResolver, quiet: bool = True, token: str | None = None
+    ) -> None:
         self.app = app
         self.quiet = quiet
+        self.token = token
         # Powertools keeps the current event on the resolver, so requests go through it one at a time;
         # the reports are fast SQLite reads and the threads still keep a slow client from blocking others.
         self.resolver_lock = threading.Lock()
@@ -127,6 +137,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length) if length > 0 else b""
+        cookie = None
+        if self.server.token is not None:
+            granted, cookie = self._authorised(self.server.token)
+            if not granted:
+                self._write(
+                    401,
+                    {"content-type": "application/json", "www-authenticate": "Bearer"},
+                    b'{"statusCode":401,"message":"a valid API token is required"}',
+                )
+                return
         event = http_api_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
         try:
             with self.server.resolver_lock:
@@ -141,10 +161,29 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers[key.lower()] = ", ".join(str(v) for v in values)
-        self._write(int(result.get("statusCode", 500)), headers, data, cookies=result.get("cookies") or [])
+        cookies = list(result.get("cookies") or []) + ([cookie] if cookie else [])
+        self._write(int(result.get("statusCode", 500)), headers, data, cookies=cookies)
         if not self.server.quiet:
             elapsed = (time.perf_counter() - started) * 1000
             self.log_message('"%s" %s %.1f ms', self.requestline, result.get("statusCode"), elapsed)
+
+    def _authorised(self, token: str) -> tuple[bool, str | None]:
+        """The token as `Authorization: Bearer`, as the cookie a first `?token=` visit sets (so the
+        dashboard's own requests carry it), or as `?token=`; compared in constant time."""
+        offered: list[str] = []
+        auth = self.headers.get("authorization", "")
+        if auth.lower().startswith("bearer "):
+            offered.append(auth[7:].strip())
+        jar = SimpleCookie()
+        with contextlib.suppress(CookieError):
+            jar.load(self.headers.get("cookie", ""))
+        if TOKEN_COOKIE in jar:
+            offered.append(jar[TOKEN_COOKIE].value)
+        query = parse_qs(urlsplit(self.path).query).get("token", [])
+        offered += query
+        granted = any(hmac.compare_digest(o.encode(), token.encode()) for o in offered)
+        cookie = f"{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/" if granted and query else None
+        return granted, cookie
 
     def _write(self, status: int, headers: dict[str, str], data: bytes, cookies: list[str] | None = None) -> None:
         self.send_response(status)
@@ -176,14 +215,36 @@ def make_app(ports: Ports, history: DuckDbHistory | None = None) -> ReportsResol
     return create_app(lambda: ports.table, lambda: source)
 
 
-def make_server(ports: Ports, host: str = "127.0.0.1", port: int = 8080, quiet: bool = True) -> ReportsServer:
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class TokenRequired(ValueError):
+    pass
+
+
+def make_server(
+    ports: Ports, host: str = "127.0.0.1", port: int = 8080, quiet: bool = True, token: str | None = None
+) -> ReportsServer:
     """Bound and listening (port 0 picks a free one; see `.url`), not yet serving.
+
+    Anything but loopback exposes the stock data to the network, so it needs a token (INVENTORY_API_TOKEN),
+    checked on every request.
 
     The history's DuckDB is loaded in the background at once (a million rows take seconds), so the
     dashboard's first chart rarely waits for it.
     """
+    if not is_loopback(host) and not token:
+        raise TokenRequired(f"serving on {host} exposes the data to the network: set INVENTORY_API_TOKEN")
+    if token is not None and len(token) < 16:
+        raise TokenRequired("INVENTORY_API_TOKEN must be at least 16 characters")
     history = DuckDbHistory(ports.objects)
-    server = ReportsServer((host, port), make_app(ports, history), quiet=quiet)
+    server = ReportsServer((host, port), make_app(ports, history), quiet=quiet, token=token)
     threading.Thread(target=history.warm, name="history-warm-up", daemon=True).start()
     return server
 

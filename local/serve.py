@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from adapters.settings import Settings
 from local.delivery import DeliveryStats, deliver_once
 from local.wiring import LocalRuntime
 from services.files.keys import BadKey
@@ -104,3 +105,50 @@ class Server:
         while not self.stop_event.is_set():
             self.tick()
             self.stop_event.wait(self.poll_seconds)
+
+
+class NightlyValidation:
+    """Starts the validator in a thread of its own (a run takes 40-50 minutes) with its own database
+    connection; the inbox and the bus keep going meanwhile. A stop request ends the run after the
+    current transaction, with a checkpoint."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.stop_event = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def start(self, _runtime: LocalRuntime | None = None) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            log.info("nightly validation: the previous run is still going")
+            return
+        self.thread = threading.Thread(target=self._run, name="nightly-validation", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        from adapters.local.validator_state import SqliteValidatorState
+        from local.delivery import run_until_idle
+        from local.wiring import bootstrap
+        from validator.run import RunActive, run_validation
+
+        runtime = bootstrap(self.settings)
+        try:
+            summary = run_validation(runtime.ports, SqliteValidatorState(runtime.db), stop=self.stop_event)
+            log.info(
+                "nightly validation %s: %d file(s), %d transaction(s), %d finding(s), report %s",
+                summary.run_id,
+                summary.files,
+                summary.transactions,
+                summary.findings,
+                summary.report_key,
+            )
+            run_until_idle(runtime.ports, runtime.bus, should_stop=self.stop_event.is_set)
+        except RunActive as exc:
+            log.info("nightly validation skipped: %s", exc)
+        except Exception:
+            log.exception("nightly validation failed; the next run resumes from its checkpoint")
+        finally:
+            runtime.close()
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()

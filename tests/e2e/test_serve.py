@@ -35,7 +35,11 @@ def wait_for(predicate, timeout: float = 90.0) -> None:
 
 def start_serve(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        ["inventory", "serve", "--poll", "0.1"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ["inventory", "serve", "--poll", "0.1", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -138,3 +142,33 @@ def test_serve_puts_files_dropped_into_the_inbox_and_sets_aside_bad_keys(cli_env
         ["inventory", "--format", "json", "mail", "list"], env=cli_env, capture_output=True, text=True, check=True
     ).stdout
     assert [m["subject"] for m in json.loads(mails)] == ["Restock needed: 1 item(s) below threshold"]  # 4 < 10
+
+
+def test_the_nightly_validation_starts_at_three_utc_in_its_own_thread(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from adapters.settings import Settings
+    from local.serve import NightlyValidation, Server
+    from local.wiring import bootstrap
+    from services.files.logic import upload
+
+    settings = Settings(home=tmp_path / "home", check_delay=0)
+    runtime = bootstrap(settings)
+    upload(
+        runtime.ports,
+        "inventory_files/2021/02/15/20210215120000_inventory.csv",
+        b"Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ti\tN\t50\n",
+    )
+    clock = [datetime(2021, 2, 16, 2, 59, tzinfo=UTC)]
+    nightly = NightlyValidation(settings)
+    server = Server(runtime, nightly=nightly.start, now=lambda: clock[0])
+    server.tick()  # 02:59: processes the file, no validation yet
+    assert nightly.thread is None
+    clock[0] += timedelta(minutes=2)
+    server.tick()  # 03:01: the validation starts
+    nightly.join()
+    server.tick()
+    (done,) = runtime.bus.archived(detail_type="ValidationCompleted")
+    assert done.detail["transactions"] == 1 and done.detail["report_key"].startswith("validation_reports/")
+    assert server.next_run == datetime(2021, 2, 17, 3, 0, tzinfo=UTC)
+    runtime.close()
