@@ -16,11 +16,8 @@ in-memory database but nothing outside it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -74,12 +71,11 @@ def connect(objects: ObjectStore, *, batch_rows: int = BATCH_ROWS) -> tuple[duck
     con.execute(_TRANSACTIONS_DDL)
     con.execute(_REJECTED_DDL)
     stats = LoadStats()
-    with tempfile.TemporaryDirectory(prefix="inventory-sql-") as tmp:
-        loader = _Loader(con, Path(tmp), batch_rows)
-        for info in objects.list(INVENTORY_PREFIX):
-            stats.files += 1
-            loader.load_file(info.key, objects, stats)
-        loader.flush()
+    loader = _Loader(con, batch_rows)
+    for info in objects.list(INVENTORY_PREFIX):
+        stats.files += 1
+        loader.load_file(info.key, objects, stats)
+    loader.flush()
     con.execute(_VIEWS)
     # From here on a query may touch the in-memory database only: no files, no extensions, no re-enabling.
     con.execute("SET enable_external_access = false")
@@ -89,11 +85,9 @@ def connect(objects: ObjectStore, *, batch_rows: int = BATCH_ROWS) -> tuple[duck
 
 
 class _Loader:
-    def __init__(self, con: duckdb.DuckDBPyConnection, tmp: Path, batch_rows: int) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, batch_rows: int) -> None:
         self.con = con
         self.batch_rows = batch_rows
-        self.good_path = tmp / "good.json"
-        self.bad_path = tmp / "bad.json"
         self.good: list[tuple[Any, ...]] = []
         self.bad: list[tuple[Any, ...]] = []
 
@@ -112,40 +106,35 @@ class _Loader:
                              change, key, year, month, dom, line))  # fmt: skip
                 stats.good_rows += 1
                 if len(good) >= self.batch_rows:
-                    self._copy(self.good, self.good_path, "_transactions")
+                    self._copy(self.good, "_transactions")
         except UnusableFile as exc:
             # Raised before any row is yielded, so nothing of the file was loaded (ingest applied nothing).
             # It shows as one rejected "row" without a line number, so it is not silently missing.
             bad.append((key, None, str(exc), ""))
             stats.unusable_files += 1
         if len(bad) >= self.batch_rows:
-            self._copy(bad, self.bad_path, "_rejected")
+            self._copy(bad, "_rejected")
 
     def flush(self) -> None:
-        self._copy(self.good, self.good_path, "_transactions")
-        self._copy(self.bad, self.bad_path, "_rejected")
+        self._copy(self.good, "_transactions")
+        self._copy(self.bad, "_rejected")
 
-    def _copy(self, rows: list[tuple[Any, ...]], path: Path, table: str) -> None:
+    def _copy(self, rows: list[tuple[Any, ...]], table: str) -> None:
         if not rows:
             return
         columns = _COLUMNS[table]
         names = list(columns)
-        # Columnar: one JSON object of one list per column, written by a single json.dumps call (C speed),
-        # then unnested side by side, which keeps each row's values together.
-        with path.open("w", encoding="utf-8") as fh:
-            fh.write(json.dumps(dict(zip(names, zip(*rows, strict=True), strict=True))))
-        spec = ", ".join(f"'{name}': '{kind}[]'" for name, kind in columns.items())
+        # Columnar: one JSON object of one list per column, made by a single json.dumps call (C speed),
+        # handed to DuckDB as a query parameter and unnested side by side. The decrypted rows stay in
+        # memory: nothing is written to a temporary file.
+        document = json.dumps(dict(zip(names, zip(*rows, strict=True), strict=True)))
+        shape = json.dumps({name: [kind] for name, kind in columns.items()})
         self.con.execute(
-            f"INSERT INTO {table} SELECT {', '.join(f'unnest({name})' for name in names)} "
-            f"FROM read_json('{_sql_str(path)}', columns = {{{spec}}}, auto_detect = false, "
-            "maximum_object_size = 4000000000)"
+            f"INSERT INTO {table} SELECT {', '.join(f'unnest(doc.{name})' for name in names)} "
+            f"FROM (SELECT from_json(?, '{shape}') AS doc)",
+            [document],
         )
         rows.clear()
-        os.unlink(path)
-
-
-def _sql_str(path: Path) -> str:
-    return str(path).replace("'", "''")
 
 
 @dataclass
