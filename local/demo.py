@@ -86,7 +86,7 @@ def _run(runtime: LocalRuntime, console: Console, seed: int, samples: Path) -> N
         mails = ports.mailer.messages()
         console.print(f"{len(mails)} mail(s) in {ports.mailer.outbox.resolve()}:")
         for mail_id, data in mails[:8]:
-            console.print(f"  {mail_id}  {email.message_from_bytes(data)['Subject']}")
+            console.print(f"  {mail_id}  {str(email.message_from_bytes(data)['Subject']).strip()}")
         console.print(f"  read one: inventory --home {home} mail show {mails[0][0] if mails else 'ID'} > mail.eml")
     else:
         console.print(f"Mails went to the SMTP server {(ports.settings.smtp_url or '').split('@')[-1]}")

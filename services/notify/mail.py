@@ -76,9 +76,9 @@ def restock_digest(settings: Settings, ids: Sequence[str], alerts: Sequence[Belo
 def rejected_mail(settings: Settings, ids: Sequence[str], parts: Sequence[FileRejected]) -> Mail:
     first = parts[0]
     rows = sorted((r for p in parts for r in p.rows), key=lambda r: r.line)
-    subject = (
-        f"File rejected: {first.key}" if first.reason != "bad_rows" else f"Bad rows in {first.key}: {first.bad_rows}"
-    )
+    # The file name, not the whole key, so the subject stays on one header line; the body has the key.
+    name = first.key.rsplit("/", 1)[-1][:80]
+    subject = f"File rejected: {name}" if first.reason != "bad_rows" else f"Bad rows in {name}: {first.bad_rows}"
     lines = [f"{first.key}: {first.message} (reason: {first.reason})"]
     if rows:
         lines += ["", "Line | Reason | Row"]

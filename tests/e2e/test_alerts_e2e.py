@@ -85,7 +85,7 @@ def test_exact_alerts_and_mails_then_replay_changes_nothing(tmp_path: Path, cli_
         ("Bremen 4", "a123v5", 11, 25, "threshold_update"),
     ]
     expected_subjects = [
-        "Bad rows in inventory_files/2021/02/15/202102150900_inventory.csv: 1",
+        "Bad rows in 202102150900_inventory.csv: 1",
         "Restock needed: 1 item(s) below threshold",
         "Restock needed: 1 item(s) below threshold",
         "Restock needed: 1 item(s) below threshold",
