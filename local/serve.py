@@ -83,9 +83,17 @@ class Server:
         return stored
 
     def _set_aside(self, path: Path, key: str, reason: str) -> None:
+        """Keep a refused file (nothing is dropped), sealed like everything else in the home."""
         target = self.rejected / key.replace("..", "_")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(path), target)
+        cipher = self.runtime.cipher
+        if cipher is None:
+            shutil.move(str(path), target)
+        else:
+            target = target.with_name(target.name + ".enc")
+            context = "inbox-rejected/" + target.relative_to(self.rejected).as_posix()
+            target.write_bytes(cipher.encrypt(context, path.read_bytes(), {}))
+            path.unlink()
         target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
         self._sizes.pop(path, None)
         log.warning("set aside %s: %s", key, reason)

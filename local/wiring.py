@@ -13,7 +13,7 @@ from pathlib import Path
 from adapters.local.bus import LocalBus
 from adapters.local.database import Database
 from adapters.local.mailer import OutboxMailer, SmtpMailer
-from adapters.local.object_store import FolderObjectStore
+from adapters.local.object_store import FolderObjectStore, rewrap_file
 from adapters.local.stock_table import SqliteStockTable
 from adapters.ports import Mailer, ObjectInfo, Ports
 from adapters.settings import Settings
@@ -115,5 +115,8 @@ def rotate_keys(runtime: LocalRuntime) -> dict[str, int | str]:
     count = objects.rewrap_all()
     mailer = runtime.ports.mailer
     mails = mailer.rewrap_all() if isinstance(mailer, OutboxMailer) else 0
+    rejected = home / "inbox-rejected"
+    for path in sorted(rejected.rglob("*.enc")) if rejected.exists() else []:
+        rewrap_file(cipher, path, "inbox-rejected/" + path.relative_to(rejected).as_posix())
     keyring.retire_others()
     return {"old_key": old, "new_key": new, "objects": count, "mails": mails, "database_keys": 1}

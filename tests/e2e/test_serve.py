@@ -132,12 +132,13 @@ def test_serve_puts_files_dropped_into_the_inbox_and_sets_aside_bad_keys(cli_env
     proc = start_serve(cli_env)
     try:
         wait_for(lambda: status(cli_env)["files_applied"] == 1 and status(cli_env)["deliveries_pending"] == 0, 30)
-        wait_for(lambda: (home / "inbox-rejected" / "elsewhere" / "notes.txt.reason.txt").exists(), 30)
+        wait_for(lambda: (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc.reason.txt").exists(), 30)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=20)
     assert proc.returncode == 0
-    assert "must start with" in (home / "inbox-rejected" / "elsewhere" / "notes.txt.reason.txt").read_text()
+    assert "must start with" in (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc.reason.txt").read_text()
+    assert b"hello" not in (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc").read_bytes()  # sealed
     mails = subprocess.run(
         ["inventory", "--format", "json", "mail", "list"], env=cli_env, capture_output=True, text=True, check=True
     ).stdout
