@@ -26,6 +26,8 @@ from adapters.ports import Ports
 from adapters.settings import Settings, SettingsError
 
 REQUIRED = ("INVENTORY_BUCKET", "INVENTORY_TABLE", "INVENTORY_BUS")
+# Every variable the task reads besides AWS's own; validator/construct.py gives the task these and no more.
+TASK_ENVIRONMENT = (*REQUIRED, "INVENTORY_CHECK_DELAY", "INVENTORY_CHECKPOINT_EVERY")
 
 
 def _log(message: str, level: str = "INFO", **fields: Any) -> None:
