@@ -134,6 +134,15 @@ def test_fargate_task_validates_what_the_lambda_handlers_left_in_dynamodb_and_s3
         TableName=task_env["INVENTORY_TABLE"], Key={"PK": {"S": VALIDATOR_PK}, "SK": {"S": "CHECKPOINT"}}
     )["Item"]
     assert json.loads(checkpoint["body"]["S"])["sequence"] == arrivals[-1]["sequence"]
+    from adapters.aws import stock_table, validator_state
+
+    assert set(validator_state._key("CHECKPOINT")) == set(stock_table.pair_key("w", "i")) == {"PK", "SK"}
+    stock = ddb.scan(
+        TableName=task_env["INVENTORY_TABLE"],
+        FilterExpression="begins_with(PK, :wh)",
+        ExpressionAttributeValues={":wh": {"S": "WH#"}},
+    )["Items"]
+    assert stock, "the stock lives in the same table"
     lease = ddb.get_item(TableName=task_env["INVENTORY_TABLE"], Key={"PK": {"S": VALIDATOR_PK}, "SK": {"S": "LEASE"}})
     assert "Item" not in lease, "a finished run releases its lease"
 
