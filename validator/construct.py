@@ -210,6 +210,10 @@ def grant_what_the_run_does(role: iam.IRole, shared: Shared) -> None:
     role.add_to_principal_policy(
         iam.PolicyStatement(actions=["s3:GetObject"], resources=[shared.bucket.arn_for_objects(f"{INVENTORY_PREFIX}*")])
     )
+    # Without ListBucket S3 answers 403, not 404, for a key that is gone, and the run would stop where
+    # it should report the file as missing (validator.run catches NoSuchObject, which only a 404 gives).
+    # A prefix condition cannot narrow it: a GetObject carries no s3:prefix to match.
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[shared.bucket.bucket_arn]))
     role.add_to_principal_policy(
         iam.PolicyStatement(actions=["s3:PutObject"], resources=[shared.bucket.arn_for_objects(f"{REPORT_PREFIX}*")])
     )

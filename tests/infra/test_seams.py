@@ -112,6 +112,7 @@ def test_the_task_role_allows_exactly_what_a_run_does(synthesized: Synthesized) 
     expected = sorted(
         [
             (("s3:GetObject",), repr(objects("inventory_files/"))),
+            (("s3:ListBucket",), repr({"Fn::GetAtt": [bucket, "Arn"]})),
             (("s3:PutObject",), repr(objects("validation_reports/"))),
             (
                 tuple(sorted(TABLE_ACTIONS)),
