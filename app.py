@@ -132,7 +132,7 @@ class InventoryStack(Stack):
             "Validator",
             shared=shared,
             schedule_expression=settings.validator_schedule,
-            environment={**environment, "INVENTORY_CHECK_DELAY": str(settings.check_delay_seconds)},
+            check_delay_seconds=settings.check_delay_seconds,
         )
 
         acknowledge_cdk_helpers(self)

@@ -5,11 +5,15 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from adapters.settings import Settings
 from local.wiring import LocalRuntime, bootstrap
+
+if TYPE_CHECKING:
+    from tests.infra.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = Path(__file__).resolve().parent / "events"
@@ -37,3 +41,13 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
     env["INVENTORY_MASTER_KEY_FILE"] = str(tmp_path / "keys" / "master.key")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     return env
+
+
+@pytest.fixture(scope="session")
+def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+    """The CDK app synthesised once per test process: the infrastructure tests assert on it, and the
+    end-to-end tests take the validator's task environment from it. Imported here, not at the top:
+    aws_cdk starts a node process, which a run of the fast unit tests alone should not pay for."""
+    from tests.infra.conftest import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("cdk.out"))

@@ -26,6 +26,8 @@ from adapters.ports import Ports
 from adapters.settings import Settings, SettingsError
 
 REQUIRED = ("INVENTORY_BUCKET", "INVENTORY_TABLE", "INVENTORY_BUS")
+# Every variable the task reads besides AWS's own; validator/construct.py gives the task these and no more.
+TASK_ENVIRONMENT = (*REQUIRED, "INVENTORY_CHECK_DELAY", "INVENTORY_CHECKPOINT_EVERY")
 
 
 def _log(message: str, level: str = "INFO", **fields: Any) -> None:
@@ -33,14 +35,17 @@ def _log(message: str, level: str = "INFO", **fields: Any) -> None:
     sys.stdout.flush()
 
 
-def build_ports(settings: Settings) -> Ports:
-    """The AWS ports. Imported here, not at module level: the AWS wiring lives in adapters.aws.wiring."""
+def build_ports(settings: Settings, env: Mapping[str, str]) -> tuple[Ports, Any]:
+    """The AWS ports, and the DynamoDB client for the validator's own state, from `env` alone.
+
+    One AwsClients for both, so the state and the ports agree on region and endpoint: a boto3 client
+    of its own would read neither AWS_REGION nor the names in `env`, only os.environ."""
+    from adapters.aws.clients import AwsClients
+    from adapters.aws.names import ResourceNames, region
     from adapters.aws.wiring import bootstrap_aws
 
-    built = bootstrap_aws(settings)
-    ports = getattr(built, "ports", built)  # a runtime object holding ports, or the ports themselves
-    assert isinstance(ports, Ports)
-    return ports
+    clients = AwsClients(env.get("AWS_ENDPOINT_URL") or None, region(env))
+    return bootstrap_aws(settings, ResourceNames.resolve(env), clients=clients), clients("dynamodb")
 
 
 def main(env: Mapping[str, str] | None = None) -> int:
@@ -60,8 +65,8 @@ def main(env: Mapping[str, str] | None = None) -> int:
     except (SettingsError, ValueError) as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
-    ports = build_ports(settings)
-    state = DynamoValidatorState(env["INVENTORY_TABLE"])
+    ports, dynamodb = build_ports(settings, env)
+    state = DynamoValidatorState(env["INVENTORY_TABLE"], dynamodb)
     with stop_on_sigterm() as stop:
         try:
             summary = run_validation(

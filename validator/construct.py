@@ -8,7 +8,6 @@ cost about $7 a month each per zone while the task runs a few minutes a night (d
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone
@@ -21,15 +20,9 @@ from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
-from services.construct import (
-    Shared,
-    acknowledge,
-    acknowledge_bucket_grant,
-    acknowledge_key_grant,
-    acknowledge_table_grant,
-    alarm_on_dead_letters,
-    encrypted_queue,
-)
+from events.rules import INVENTORY_PREFIX
+from services.construct import Shared, acknowledge, alarm_on_dead_letters, encrypted_queue, logical_id
+from validator.report import PREFIX as REPORT_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,7 +35,7 @@ class NightlyValidator(Construct):
         *,
         shared: Shared,
         schedule_expression: str,
-        environment: Mapping[str, str],
+        check_delay_seconds: float,
     ) -> None:
         super().__init__(scope, construct_id)
         flow_logs = logs.LogGroup(
@@ -109,14 +102,10 @@ class NightlyValidator(Construct):
             "validator",
             image=ecs.ContainerImage.from_docker_image_asset(image),
             logging=ecs.LogDriver.aws_logs(stream_prefix="validator", log_group=self.task_logs),
-            environment={**environment, "POWERTOOLS_SERVICE_NAME": "validator"},
+            environment=task_environment(shared, check_delay_seconds),
             readonly_root_filesystem=False,
         )
-        task_role = self.task_definition.task_role
-        # Reads every file since its checkpoint, writes its report next to the data.
-        shared.bucket.grant_read_write(task_role)
-        shared.table.grant_read_write_data(task_role)
-        shared.bus.grant_put_events_to(task_role)
+        grant_what_the_run_does(self.task_definition.task_role, shared)
         self.dead_letter_queue = encrypted_queue(
             self, "ScheduleDeadLetterQueue", shared.key, retention_period=Duration.days(14)
         )
@@ -156,9 +145,16 @@ class NightlyValidator(Construct):
             ),
             key=shared.key,
         )
-        acknowledge_key_grant(self.task_definition)
-        acknowledge_bucket_grant(self.task_definition, shared.bucket, ["*"], write=True)
-        acknowledge_table_grant(self.task_definition, shared.table)
+        acknowledge(
+            self.task_definition,
+            {
+                f"AwsSolutions-IAM5[Resource::<{logical_id(shared.bucket)}.Arn>/{prefix}*]": why
+                for prefix, why in (
+                    (INVENTORY_PREFIX, "reads the inventory files it validates, and no other prefix"),
+                    (REPORT_PREFIX, "writes its reports under their own prefix, and nowhere else"),
+                )
+            },
+        )
         acknowledge(
             self.task_definition,
             {
@@ -176,3 +172,56 @@ class NightlyValidator(Construct):
             self.dead_letter_queue,
             {"AwsSolutions-SQS3": "this queue is the schedule's dead-letter queue"},
         )
+
+
+# What validator/__main__.py reads (TASK_ENVIRONMENT there): resource names and the slow check's delay.
+# Nothing else: the task sends no mail and reads no threshold, so the e-mail addresses stay out of it.
+def task_environment(shared: Shared, check_delay_seconds: float) -> dict[str, str]:
+    return {
+        "INVENTORY_BUCKET": shared.bucket.bucket_name,
+        "INVENTORY_TABLE": shared.table.table_name,
+        "INVENTORY_BUS": shared.bus.event_bus_name,
+        "INVENTORY_CHECK_DELAY": str(check_delay_seconds),
+    }
+
+
+# The DynamoDB calls of a run: the arrival log (a Query on the `arrivals` index) and its own lease,
+# checkpoint and carried state (get/put/update/delete, batch writes, and the checkpoint's
+# TransactWriteItems, which IAM checks as the Put and Update inside it).
+TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+)
+ARRIVALS_INDEX = "arrivals"
+# One key encrypts the bucket (SSE-KMS: GenerateDataKey to write a report, Decrypt to read a file), the
+# table (DynamoDB with a customer-managed key acts with the caller's Encrypt/Decrypt/DescribeKey, the
+# set the CDK's grant_read_write_data gives, less ReEncrypt*, which only a key change needs) and the
+# bus. Not proven against a real account from here: see docs/aws.md.
+KEY_ACTIONS = ("kms:Decrypt", "kms:DescribeKey", "kms:Encrypt", "kms:GenerateDataKey")
+
+
+def grant_what_the_run_does(role: iam.IRole, shared: Shared) -> None:
+    """Least privilege, written out: the CDK's grant_read_write would add deletes anywhere in the
+    bucket, Scan and streams on the table, and every index."""
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:GetObject"], resources=[shared.bucket.arn_for_objects(f"{INVENTORY_PREFIX}*")])
+    )
+    # Without ListBucket S3 answers 403, not 404, for a key that is gone, and the run would stop where
+    # it should report the file as missing (validator.run catches NoSuchObject, which only a 404 gives).
+    # A prefix condition cannot narrow it: a GetObject carries no s3:prefix to match.
+    role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[shared.bucket.bucket_arn]))
+    role.add_to_principal_policy(
+        iam.PolicyStatement(actions=["s3:PutObject"], resources=[shared.bucket.arn_for_objects(f"{REPORT_PREFIX}*")])
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=list(TABLE_ACTIONS),
+            resources=[shared.table.table_arn, f"{shared.table.table_arn}/index/{ARRIVALS_INDEX}"],
+        )
+    )
+    shared.bus.grant_put_events_to(role)
+    shared.key.grant(role, *KEY_ACTIONS)

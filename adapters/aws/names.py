@@ -36,6 +36,9 @@ DEFAULT_REGION = "eu-central-1"
 DEFAULT_BUCKET = "inventory-data"
 DEFAULT_TABLE = "inventory"
 DEFAULT_AUDIT_LOG_GROUP = "/inventory/events"
+# What a deployed function or task must be given: the defaults above name an emulator's resources, and
+# a stack's names carry generated suffixes, so falling back to a default there would reach nothing.
+REQUIRED_ENV = ("INVENTORY_BUCKET", "INVENTORY_TABLE", "INVENTORY_BUS")
 
 # DynamoDB: index name -> (partition key attribute, sort key attribute, sort key type).
 TABLE_INDEXES: dict[str, tuple[str, str, str]] = {

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -37,11 +36,9 @@ def _sort_key(key: str) -> str:
 
 
 class DynamoValidatorState:
-    def __init__(self, table_name: str, client: Any = None) -> None:
-        if client is None:
-            import boto3
-
-            client = boto3.client("dynamodb", endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None)
+    def __init__(self, table_name: str, client: Any) -> None:
+        # The client is given, never made here: it must share the ports' region and endpoint (a bare
+        # boto3 client reads neither AWS_REGION nor an emulator URL given on the command line).
         self.client = client
         self.table = table_name
         self._gen: int | None = None

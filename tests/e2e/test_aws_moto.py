@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,34 +21,6 @@ from local.generate import generate
 
 pytestmark = pytest.mark.slow
 REGION = "eu-central-1"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    for var, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(var, value)
-    for var in ("AWS_ENDPOINT_URL", "INVENTORY_HOME", "INVENTORY_BUCKET", "INVENTORY_TABLE", "INVENTORY_BUS"):
-        monkeypatch.delenv(var, raising=False)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 class Cli:

@@ -1,4 +1,5 @@
-"""One synthesis of the whole app per test session (about 15 s), shared by every infrastructure test."""
+"""The synthesised app as the tests read it (the session fixture `synthesized` is in tests/conftest.py,
+so the end-to-end tests share the one synthesis, about 15 s, with the infrastructure tests)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 # The Makefile exports this too; set here so a bare `pytest` is as quiet (before jsii starts node).
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -36,11 +35,9 @@ class Synthesized:
         return next(iter(found.items()))
 
 
-@pytest.fixture(scope="session")
-def synthesized(tmp_path_factory: pytest.TempPathFactory) -> Synthesized:
+def synthesize(outdir: Path) -> Synthesized:
     from app import build_app
 
-    outdir = tmp_path_factory.mktemp("cdk.out")
     app, stack = build_app(outdir=str(outdir))
     error: str | None = None
     try:
