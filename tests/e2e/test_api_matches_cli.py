@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -128,20 +127,6 @@ def test_sql_command_formats_and_errors(home: Path) -> None:
     assert bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: ")
     refused = inventory(home, "sql", "COPY transactions TO 'leak.csv'", check=False)
     assert refused.returncode == 1 and "disabled" in refused.stderr
-
-
-def test_latency(base_url: str) -> None:
-    """Not a benchmark: a guard that a report stays interactive on a laptop (numbers go to the report)."""
-    warehouse = quote(get_json(f"{base_url}/warehouses")["warehouses"][0])
-    timings = []
-    for _ in range(50):
-        started = time.perf_counter()
-        get_json(f"{base_url}/warehouses/{warehouse}/items?min_level=10")
-        timings.append(time.perf_counter() - started)
-    timings.sort()
-    p50, p95 = timings[len(timings) // 2], timings[int(len(timings) * 0.95)]
-    print(f"\nAPI latency /warehouses/{{name}}/items: p50 {p50 * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
-    assert p95 < 0.5
 
 
 def test_schemathesis_finds_no_failures(base_url: str, tmp_path: Path) -> None:

@@ -133,20 +133,15 @@ def test_notify_handler_turns_one_files_alerts_into_one_digest(aws: Any) -> None
 
 
 @pytest.mark.parametrize("name", HANDLERS)
-def test_a_handler_imports_fast_and_without_build_or_test_libraries(name: str) -> None:
-    # WHEN a handler module is imported in a fresh interpreter (best of three, as a cold start)
+def test_a_handler_imports_without_build_or_test_libraries(name: str) -> None:
+    # WHEN a handler module is imported in a fresh interpreter, as in a Lambda cold start
+    # (how fast is measured by `make bench`, not here: these machines are shared and noisy)
     script = (
-        "import sys, time\n"
-        "t = time.perf_counter()\n"
+        "import sys\n"
         f"import services.{name}.handler\n"
-        "took = time.perf_counter() - t\n"
-        "bad = sorted({m.split('.')[0] for m in sys.modules} & {'aws_cdk', 'moto', 'pytest', 'hypothesis'})\n"
-        "print(took, ','.join(bad))\n"
+        "banned = {'aws_cdk', 'moto', 'pytest', 'hypothesis'}\n"
+        "print(','.join(sorted({m.split('.')[0] for m in sys.modules} & banned)))\n"
     )
-    runs = [
-        subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True) for _ in range(3)
-    ]
-    took = min(float(r.stdout.split()[0]) for r in runs)
-    # THEN it costs less than half a second and pulls in no CDK or test library
-    assert all(len(r.stdout.split()) == 1 for r in runs), runs[0].stdout
-    assert took < 0.5, f"services.{name}.handler imports in {took:.3f} s"
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    # THEN it pulls in no CDK or test library
+    assert run.stdout.strip() == ""
