@@ -235,12 +235,14 @@ class SqliteStockTable:
 
     def item_total(self, item_id: str) -> ItemTotal | None:
         rows = self.db.conn.execute(
-            "SELECT warehouse, level, item_name, name_time FROM stock WHERE item_id = ? ORDER BY warehouse",
-            (item_id,),
+            "SELECT warehouse, level, name_time FROM stock WHERE item_id = ? ORDER BY warehouse", (item_id,)
         ).fetchall()
         if not rows:
             return None
-        newest_name = max(rows, key=lambda r: r[3])[2]
+        newest = max(rows, key=lambda r: r[2])[0]
+        (newest_name,) = self.db.conn.execute(
+            "SELECT item_name FROM stock WHERE warehouse = ? AND item_id = ?", (newest, item_id)
+        ).fetchone()
         return ItemTotal(item_id, newest_name, sum(r[1] for r in rows), [(r[0], r[1]) for r in rows])
 
     def restock_list(self) -> list[StockRow]:
