@@ -11,7 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
 from adapters.settings import Settings
 from events import Envelope
@@ -52,8 +52,9 @@ class NoSuchObject(KeyError):
 # ---------------------------------------------------------------- stock table (DynamoDB / SQLite)
 
 
-@dataclass(frozen=True, slots=True)
-class PairDelta:
+# PairDelta, PairOutcome and StockRow are NamedTuples, not dataclasses: a big file or report makes
+# hundreds of thousands of them, and a frozen dataclass's __init__ costs several times a tuple's.
+class PairDelta(NamedTuple):
     """What one file does to one (warehouse, item) pair: the summed change and the newest name seen."""
 
     warehouse: str
@@ -63,8 +64,7 @@ class PairDelta:
     change: int
 
 
-@dataclass(frozen=True, slots=True)
-class PairOutcome:
+class PairOutcome(NamedTuple):
     warehouse: str
     item_id: str
     item_name: str
@@ -78,8 +78,7 @@ class PairOutcome:
         return self.level < self.threshold
 
 
-@dataclass(frozen=True, slots=True)
-class StockRow:
+class StockRow(NamedTuple):
     warehouse: str
     item_id: str
     item_name: str

@@ -39,9 +39,18 @@ class Envelope(BaseModel):
     # Set on re-deliveries from the archive, so consumers and logs can tell a replay apart.
     replay_name: str | None = Field(default=None, alias="replay-name")
 
-    def to_eventbridge(self) -> dict[str, Any]:
-        """The shape EventBridge delivers to a target (what a Lambda or SQS consumer sees)."""
-        out = self.model_dump(mode="json", by_alias=True, exclude_none=True)
+    def to_eventbridge(self, share_detail: bool = False) -> dict[str, Any]:
+        """The shape EventBridge delivers to a target (what a Lambda or SQS consumer sees).
+
+        share_detail: put this envelope's detail dict in as it is instead of a JSON-mode copy, for a
+        caller that only reads it and knows it is JSON data already (the local bus matching rules:
+        dumping a 1,000-pair StockChanged batch again cost more than storing it).
+        """
+        if share_detail:
+            out = self.model_dump(mode="json", by_alias=True, exclude_none=True, exclude={"detail"})
+            out["detail"] = self.detail
+        else:
+            out = self.model_dump(mode="json", by_alias=True, exclude_none=True)
         out.setdefault("account", "000000000000")
         out.setdefault("region", "local")
         out.setdefault("resources", [])

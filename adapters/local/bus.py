@@ -55,7 +55,7 @@ class LocalBus:
                 self._enqueue(cur.lastrowid or 0, event, bus, replay_name=None)
 
     def _enqueue(self, seq: int, event: Envelope, bus: str, replay_name: str | None) -> int:
-        shape = event.to_eventbridge()
+        shape = event.to_eventbridge(share_detail=True)
         count = 0
         for rule in self.rules:
             if rule.bus == bus and matches(rule.pattern, shape):

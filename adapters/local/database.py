@@ -24,7 +24,10 @@ CREATE TABLE IF NOT EXISTS stock (
     PRIMARY KEY (warehouse, item_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS stock_by_level ON stock (warehouse, level);
-CREATE INDEX IF NOT EXISTS stock_by_item ON stock (item_id);
+-- Covering for an item's total and split: a 1M-pair table has ~1,000 warehouses per item, and a seek
+-- into the table per warehouse cost ~5 ms; the name is then fetched once, for the newest name_time.
+DROP INDEX IF EXISTS stock_by_item;
+CREATE INDEX IF NOT EXISTS stock_by_item_level ON stock (item_id, warehouse, level, name_time);
 CREATE INDEX IF NOT EXISTS stock_below ON stock (below, warehouse, item_id) WHERE below = 1;
 
 CREATE TABLE IF NOT EXISTS thresholds (

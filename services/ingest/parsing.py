@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 MAX_LINE_BYTES = 64 * 1024
 MAX_CHANGE = 1_000_000_000
@@ -346,3 +346,149 @@ def _chain(
 ) -> Iterator[tuple[int, bytes | None]]:
     yield from first
     yield from rest
+
+
+class PairSums:
+    """A file reduced to one entry per (warehouse, item), plus its bad rows: what ingest needs.
+
+    `by_warehouse` maps warehouse -> item -> [summed change, newest name, time of that name]; the
+    newest name is the one on the row with the latest timestamp (the later line on a tie), as when
+    folding the rows of `parse_inventory` in file order.
+    """
+
+    __slots__ = ("bad_rows", "by_warehouse", "good_rows", "total")
+
+    def __init__(self) -> None:
+        self.by_warehouse: dict[str, dict[str, list[Any]]] = {}
+        self.bad_rows: list[BadRow] = []
+        self.good_rows = 0
+        self.total = 0
+
+    def add(self, row: Row | BadRow) -> None:
+        """One row from the slow path (or any other source), folded in as the fast path does."""
+        if type(row) is BadRow:
+            self.bad_rows.append(row)
+            return
+        _, ts, warehouse, item_id, item_name, change = row  # type: ignore[misc]
+        self.good_rows += 1
+        self.total += change
+        items = self.by_warehouse.setdefault(warehouse, {})
+        entry = items.get(item_id)
+        if entry is None:
+            items[item_id] = [change, item_name, ts]
+        else:
+            entry[0] += change
+            if ts >= entry[2]:
+                entry[1] = item_name
+                entry[2] = ts
+
+    @property
+    def pair_count(self) -> int:
+        return sum(len(items) for items in self.by_warehouse.values())
+
+
+def sum_inventory(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES) -> PairSums:
+    """`parse_inventory` folded into per-pair sums, without a `Row` per good row.
+
+    Ingest's hot path: the same checks and the same results as folding `parse_inventory` (a test
+    compares the two), roughly half the time because nothing is created or yielded per good row.
+    Raises UnusableFile as `parse_inventory` does.
+    """
+    sums = PairSums()
+    blocks = _iter_blocks(chunks, max_line_bytes)
+    found = _find_header(blocks, max_line_bytes)
+    if found is None:
+        return sums
+    header, start, rest = found
+    pending: list[tuple[int, bytes | None]] = [(start, rest)] if rest else []
+    for block_start, block in _chain(pending, blocks):
+        if block is None:
+            sums.bad_rows.append(BadRow(block_start, "line too long", ""))
+            continue
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            for row in _parse_bytes(block_start, block, header, max_line_bytes):
+                sums.add(row)
+        else:
+            _sum_text(block_start, text, header, max_line_bytes, sums)
+    return sums
+
+
+def _sum_text(start: int, text: str, h: _Header, max_line_bytes: int, sums: PairSums) -> None:
+    """`_parse_text` with the per-pair fold inlined; keep the two loops' checks identical."""
+    n = len(h.names)
+    i_ts, i_wh, i_id, i_name, i_change = h.ts, h.warehouse, h.item_id, h.item_name, h.change
+    safe_chars = max_line_bytes // 4
+    fromiso = datetime.fromisoformat
+    utc = UTC
+    offsets = _OFFSETS
+    by_warehouse = sums.by_warehouse
+    add = sums.add
+    good = total = 0
+    for line_no, line in enumerate(text.split("\n"), start):
+        if not line or line.isspace():
+            continue
+        if len(line) > safe_chars and len(line.rstrip("\r").encode()) > max_line_bytes:
+            add(BadRow(line_no, "line too long", _raw(line)))
+            continue
+        fields = line.split("\t")
+        if len(fields) != n or '"' in line:
+            add(_slow_row(line_no, line, h))
+            continue
+        ts_text = fields[i_ts].strip()
+        offset = offsets.get(ts_text[-6:])
+        try:
+            if offset is not None:
+                ts = fromiso(ts_text[:-6] + "+00:00") - offset
+            else:
+                ts = fromiso(ts_text)
+                ts = ts.replace(tzinfo=utc) if ts.tzinfo is None else ts.astimezone(utc)
+        except (ValueError, OverflowError):
+            add(_slow_row(line_no, line, h))
+            continue
+        change_text = fields[i_change].strip()
+        warehouse = fields[i_wh].strip()
+        item_id = fields[i_id].strip()
+        item_name = fields[i_name].strip()
+        if (
+            change_text.isdigit()
+            and change_text.isascii()
+            and len(change_text) < 10
+            and warehouse
+            and item_id
+            and warehouse.isprintable()
+            and item_id.isprintable()
+            and item_name.isprintable()
+        ) or (
+            change_text[:1] == "-"
+            and change_text[1:].isdigit()
+            and change_text.isascii()
+            and len(change_text) < 11
+            and warehouse
+            and item_id
+            and warehouse.isprintable()
+            and item_id.isprintable()
+            and item_name.isprintable()
+        ):
+            change = int(change_text)
+        else:
+            add(_slow_row(line_no, line, h))
+            continue
+        good += 1
+        total += change
+        # Nested by warehouse: two lookups in small dicts that stay in cache beat one in a dict of
+        # ~250k pairs (measured: the big dict's cache misses cost more than parsing the line).
+        items = by_warehouse.get(warehouse)
+        if items is None:
+            items = by_warehouse[warehouse] = {}
+        entry = items.get(item_id)
+        if entry is None:
+            items[item_id] = [change, item_name, ts]
+        else:
+            entry[0] += change
+            if ts >= entry[2]:
+                entry[1] = item_name
+                entry[2] = ts
+    sums.good_rows += good
+    sums.total += total

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from adapters.ports import Ports, StockTable
 from adapters.settings import Settings
+from services.lambda_runtime import LazyTracer
 from services.reports.api import create_app
 
 logger = Logger(service="reports")
-tracer = Tracer(service="reports")
+# Lazy: a Tracer imports the X-Ray SDK (~0.3 s), which the first traced request pays, not the import.
+tracer = LazyTracer(service="reports")
 
 _ports: Ports | None = None
 

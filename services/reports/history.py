@@ -11,12 +11,14 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass
-from typing import Any, Protocol
-
-import duckdb
+from typing import TYPE_CHECKING, Any, Protocol
 
 from adapters.ports import ObjectStore
 from events.rules import INVENTORY_PREFIX
+
+if TYPE_CHECKING:
+    # duckdb only when history is asked for: the reports Lambda imports this module on every cold start.
+    import duckdb
 
 
 class HistoryUnavailable(RuntimeError):

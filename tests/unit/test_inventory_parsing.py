@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -15,6 +16,7 @@ from services.ingest.parsing import (
     _slow_row,
     iter_lines,
     parse_inventory,
+    sum_inventory,
 )
 
 HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange"
@@ -208,3 +210,78 @@ def test_GIVEN_any_fields_WHEN_fast_path_used_THEN_same_result_as_full_checks(
     fast = list(_parse_text(2, line, header, 65536))
     expected = [] if not line or line.isspace() else [_slow_row(2, line, header)]
     assert fast == expected
+
+
+def _fold(rows: list[Row | BadRow]) -> tuple[dict[str, dict[str, list[Any]]], list[BadRow], int, int]:
+    """The reference: parse_inventory's rows summed per pair in file order, as ingest used to."""
+    pairs: dict[str, dict[str, list[Any]]] = {}
+    bad: list[BadRow] = []
+    good = total = 0
+    for row in rows:
+        if isinstance(row, BadRow):
+            bad.append(row)
+            continue
+        good += 1
+        total += row.change
+        entry = pairs.setdefault(row.warehouse, {}).get(row.item_id)
+        if entry is None:
+            pairs[row.warehouse][row.item_id] = [row.change, row.item_name, row.ts]
+        else:
+            entry[0] += row.change
+            if row.ts >= entry[2]:
+                entry[1], entry[2] = row.item_name, row.ts
+    return pairs, bad, good, total
+
+
+_line = st.one_of(
+    st.tuples(
+        st.sampled_from(["2021-02-15T12:00:00.000+01:00", "2021-02-15T11:00:00Z", "2021-02-15T12:00:00", "x", ""]),
+        st.sampled_from(["W1", " W1 ", "W2", "", '"W2"', "W\x00"]),
+        st.sampled_from(["i1", "i2", "i1 ", "", "i\x1b"]),
+        st.sampled_from(["Apple", "Pear", "", '5" Nails', "Crème"]),
+        st.one_of(st.integers(-(10**10), 10**10).map(str), st.sampled_from(["1e3", "", "+4", "--2"])),
+    ).map("\t".join),
+    st.sampled_from(["", "   ", "only\tfour\tfields\there", "\udcff"]),
+)
+
+
+@given(st.lists(_line, max_size=40), st.integers(min_value=1, max_value=200), st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_GIVEN_any_file_WHEN_summed_THEN_same_as_folding_parse_inventory(
+    lines: list[str], chunk: int, crlf: bool
+) -> None:
+    text = HEADER + "\n" + "\n".join(lines) + "\n"
+    if crlf:
+        text = text.replace("\n", "\r\n")
+    data = text.encode("utf-8", errors="surrogateescape")  # lone surrogates become invalid UTF-8
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    sums = sum_inventory(chunks)
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))
+
+
+def test_GIVEN_generated_file_WHEN_summed_THEN_same_as_folding_parse_inventory(tmp_path: Any) -> None:
+    from local.generate import generate
+
+    generated = generate(tmp_path, files=1, rows=5000, warehouses=3, items=50, bad_row_rate=0.05, seed=3)
+    data = (tmp_path / generated.inventory_keys[0]).read_bytes()
+    chunks = [data[i : i + 4096] for i in range(0, len(data), 4096)]
+    sums = sum_inventory(chunks)
+    expected = _fold(list(parse_inventory(chunks)))
+    assert expected[1] and expected[2] > 4000  # the file has bad rows and good ones
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == expected
+
+
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_GIVEN_same_pair_at_same_instant_WHEN_summed_THEN_later_line_names_it_like_the_fold(chunk: int) -> None:
+    lines = [
+        "2021-02-15T12:00:00.000+01:00\tW1\ti1\tApple\t5",
+        "2021-02-15T11:00:00Z\tW1\ti1\tPear\t-2",  # the same instant, a later line: its name wins
+        "2021-02-15T10:00:00Z\tW1 \ti1\tOld\t1",  # earlier: adds, does not rename
+        "2021-02-15T10:00:00Z\tW1\ti1\tBad\tfive",
+    ]
+    data = (HEADER + "\n" + "\n".join(lines) + "\n").encode()
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    sums = sum_inventory(chunks)
+    assert sums.by_warehouse == {"W1": {"i1": [4, "Pear", datetime(2021, 2, 15, 11, tzinfo=UTC)]}}
+    assert [b.line for b in sums.bad_rows] == [5] and (sums.good_rows, sums.total) == (3, 4)
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))

@@ -402,10 +402,12 @@ def _sample_events() -> dict[str, dict[str, Any]]:
             "inventory.validator",
         ),
     }
-    samples = {
-        name: new_event(detail, source=source, id_parts=(name,), time=at).to_eventbridge()
-        for name, (detail, source) in details.items()
+    envelopes = {
+        name: new_event(detail, source=source, id_parts=(name,), time=at) for name, (detail, source) in details.items()
     }
+    samples = {name: envelope.to_eventbridge() for name, envelope in envelopes.items()}
+    # The local bus matches on the shape that shares the detail; it must be the same shape.
+    assert {name: e.to_eventbridge(share_detail=True) for name, e in envelopes.items()} == samples
     samples["s3/inventory"] = s3("inventory_files/2024-05-01.csv")
     samples["s3/thresholds"] = s3("restock_thresholds/2024-05-01.csv")
     samples["s3/elsewhere"] = s3("reports/2024-05-01.csv")
