@@ -65,7 +65,7 @@ def stocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
         parsed = parse_file(key, [data])
         stats = FileStats(good_rows=parsed.good_rows, bad_rows=0, applied_total=parsed.total)
         with ports.table.transaction():
-            ports.table.apply_file(key, drain(parsed.pairs), parsed.bad_rows, stats)
+            ports.table.apply_file(key, drain(parsed.by_warehouse), parsed.bad_rows, stats)
         yield ports
 
 

@@ -76,7 +76,7 @@ def arrive(world: AwsWorld, key: str, data: bytes) -> int:
     parsed = parse_file(key, [data])
     stats = FileStats(good_rows=parsed.good_rows, bad_rows=len(parsed.bad_rows), applied_total=parsed.total)
     with table.transaction():
-        table.apply_file(key, drain(parsed.pairs), parsed.bad_rows, stats)
+        table.apply_file(key, drain(parsed.by_warehouse), parsed.bad_rows, stats)
     return arrival.sequence
 
 
