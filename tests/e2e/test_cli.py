@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_runner import as_json, run
 from tests.oracle import levels
 
 pytestmark = pytest.mark.slow
 
 
-def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["inventory", *args], env=env, capture_output=True, text=True, timeout=120)
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    return proc
-
-
 def report_json(env: dict[str, str], *args: str) -> Any:
-    return json.loads(run(env, "--format", "json", "report", *args).stdout)
+    return as_json(env, "report", *args)
 
 
 def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_reports(

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.cli_runner import as_json, run
 from tests.oracle import good_rows
 
 pytestmark = pytest.mark.slow
-
-
-def run(env: dict[str, str], *args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(["inventory", *args], env=env, capture_output=True, text=True, timeout=120)
-    if ok:
-        assert proc.returncode == 0, proc.stderr
-    return proc
-
-
-def as_json(env: dict[str, str], *args: str) -> Any:
-    return json.loads(run(env, "--format", "json", *args).stdout)
 
 
 def secrets_in(samples: Path) -> set[bytes]:
