@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import email
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -87,13 +89,25 @@ def _run(runtime: LocalRuntime, console: Console, seed: int, samples: Path) -> N
         console.print(f"{len(mails)} mail(s) in {ports.mailer.outbox.resolve()}:")
         for mail_id, data in mails[:8]:
             console.print(f"  {mail_id}  {str(email.message_from_bytes(data)['Subject']).strip()}")
-        console.print(f"  read one: inventory --home {home} mail show {mails[0][0] if mails else 'ID'} > mail.eml")
+        console.print(
+            f"  read one: {command_name()} --home {home} mail show {mails[0][0] if mails else 'ID'} > mail.eml"
+        )
     else:
         console.print(f"Mails went to the SMTP server {(ports.settings.smtp_url or '').split('@')[-1]}")
     console.rule("Try it yourself")
+    cmd = command_name()
     console.print(
-        f"  inventory --home {home} report warehouse '{first}' --min-level 50\n"
-        f"  inventory --home {home} --format json report restock\n"
-        f"  inventory --home {home} events list --type BelowThreshold\n"
-        f"  inventory --home {home} serve    # watches {home / 'inbox'} for new files"
+        f"  {cmd} --home {home} report warehouse '{first}' --min-level 50\n"
+        f"  {cmd} --home {home} --format json report restock\n"
+        f"  {cmd} --home {home} events list --type BelowThreshold\n"
+        f"  {cmd} --home {home} serve    # dashboard on http://127.0.0.1:8080/, inbox {home / 'inbox'}"
     )
+
+
+def command_name() -> str:
+    """How the user can call us again: `inventory` when it is on PATH, else the path make used."""
+    invoked = Path(sys.argv[0])
+    on_path = shutil.which("inventory")
+    if on_path and invoked.name == "inventory" and Path(on_path).resolve() == invoked.resolve():
+        return "inventory"
+    return str(invoked) if invoked.name == "inventory" else "inventory"
