@@ -15,6 +15,7 @@ import pytest
 
 from adapters.ports import Ports
 from adapters.settings import Settings
+from tests.aws_support import aws_env
 
 
 class InjectedCrash(RuntimeError):
@@ -103,14 +104,7 @@ def _local(tmp_path: Path) -> Iterator[Backend]:
 def _aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     from moto import mock_aws
 
-    for var, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-central-1",
-        "AWS_REGION": "eu-central-1",
-    }.items():
-        monkeypatch.setenv(var, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws_env(monkeypatch)
     with mock_aws():
         from adapters.aws.bus import envelope_from_eventbridge
         from adapters.aws.clients import AwsClients

@@ -7,7 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-REGION = "eu-central-1"
+from tests.aws_support import REGION as AWS_REGION
+from tests.aws_support import aws_env
+
+REGION = AWS_REGION
 
 
 def _free_port() -> int:
@@ -20,13 +23,7 @@ def _free_port() -> int:
 def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     from moto.server import ThreadedMotoServer
 
-    for var, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(var, value)
+    aws_env(monkeypatch)
     for var in ("AWS_ENDPOINT_URL", "INVENTORY_HOME", "INVENTORY_BUCKET", "INVENTORY_TABLE", "INVENTORY_BUS"):
         monkeypatch.delenv(var, raising=False)
     port = _free_port()

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from adapters.aws.names import ResourceNames
+from tests.aws_support import aws_env
 
 
 def test_environment_wins_over_stack_outputs_which_win_over_defaults() -> None:
@@ -31,13 +32,7 @@ def test_environment_wins_over_stack_outputs_which_win_over_defaults() -> None:
 def test_names_are_read_from_a_deployed_stacks_outputs(monkeypatch: pytest.MonkeyPatch) -> None:
     from moto import mock_aws
 
-    for var, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "eu-central-1",
-    }.items():
-        monkeypatch.setenv(var, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws_env(monkeypatch)
     template = {
         "Resources": {"Data": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "stack-bucket"}}},
         "Outputs": {"BucketName": {"Value": {"Ref": "Data"}}, "TableName": {"Value": "stack-table"}},

@@ -7,18 +7,14 @@ from typing import Any
 
 import pytest
 
+from tests.aws_support import aws_env
+
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from moto import mock_aws
 
-    for var, value in {
-        "AWS_ACCESS_KEY_ID": "t",
-        "AWS_SECRET_ACCESS_KEY": "t",
-        "AWS_DEFAULT_REGION": "eu-central-1",
-    }.items():
-        monkeypatch.setenv(var, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws_env(monkeypatch)
     with mock_aws():
         from adapters.aws.clients import AwsClients
         from adapters.aws.names import ResourceNames

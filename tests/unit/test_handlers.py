@@ -14,6 +14,7 @@ import pytest
 
 from events import new_event
 from events.models import BelowThreshold
+from tests.aws_support import aws_env
 
 EVENTS = Path(__file__).parent.parent / "events"
 HANDLERS = ["files", "ingest", "thresholds", "alerts", "sweep", "notify"]
@@ -38,14 +39,7 @@ def load_event(name: str) -> dict[str, Any]:
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from moto import mock_aws
 
-    for var, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "eu-central-1",
-        "AWS_REGION": "eu-central-1",
-    }.items():
-        monkeypatch.setenv(var, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    aws_env(monkeypatch)
     with mock_aws():
         from adapters.aws.clients import AwsClients
         from adapters.aws.names import ResourceNames
