@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_eventschemas as eventschemas
@@ -20,6 +20,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from events.rules import CUSTOM_BUS, DEFAULT_BUS
+from kms.construct import encrypted_log_group
 
 # Every event of the system (the same pattern as adapters.aws.names.AUDIT_PATTERN).
 ALL_EVENTS = events.EventPattern(source=events.Match.prefix("inventory."))
@@ -79,13 +80,7 @@ class InventoryEvents(Construct):
         cfn_archive = self.archive.node.default_child
         assert isinstance(cfn_archive, events.CfnArchive)
         cfn_archive.add_property_override("KmsKeyIdentifier", key.key_arn)
-        self.audit_log = logs.LogGroup(
-            self,
-            "AuditLog",
-            encryption_key=key,
-            retention=log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.audit_log = encrypted_log_group(self, "AuditLog", key=key, retention=log_retention)
         events.Rule(
             self,
             "AuditRule",

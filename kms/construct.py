@@ -12,6 +12,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 
@@ -74,3 +75,12 @@ class InventoryKey(Construct):
                 conditions={"StringEquals": account},
             )
         )
+
+
+def encrypted_log_group(
+    scope: Construct, construct_id: str, *, key: kms.IKey, retention: logs.RetentionDays
+) -> logs.LogGroup:
+    """Every log group of the stack: encrypted with the stack's key, kept for the configured retention."""
+    return logs.LogGroup(
+        scope, construct_id, encryption_key=key, retention=retention, removal_policy=RemovalPolicy.DESTROY
+    )

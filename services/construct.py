@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from aws_cdk import Acknowledgment, Duration, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Duration, Stack, Validations
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_dynamodb as dynamodb
@@ -29,6 +29,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
 from events.rules import RULES
+from kms.construct import encrypted_log_group
 
 MAX_RECEIVES = 5
 METRICS_NAMESPACE = "Inventory"
@@ -99,13 +100,7 @@ class ServiceFunction(Construct):
         memory_size: int = 512,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            encryption_key=shared.key,
-            retention=shared.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = encrypted_log_group(self, "Logs", key=shared.key, retention=shared.log_retention)
         # Its own role, without the AWS managed basic-execution policy: it may write to its log group only.
         self.role = iam.Role(
             self,

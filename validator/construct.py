@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Duration, RemovalPolicy, Stack, TimeZone
+from aws_cdk import Duration, Stack, TimeZone
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
 
 from events.rules import INVENTORY_PREFIX
+from kms.construct import encrypted_log_group
 from services.construct import Shared, acknowledge, alarm_on_dead_letters, encrypted_queue, logical_id
 from validator.report import PREFIX as REPORT_PREFIX
 
@@ -38,13 +38,7 @@ class NightlyValidator(Construct):
         check_delay_seconds: float,
     ) -> None:
         super().__init__(scope, construct_id)
-        flow_logs = logs.LogGroup(
-            self,
-            "FlowLogs",
-            encryption_key=shared.key,
-            retention=shared.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        flow_logs = encrypted_log_group(self, "FlowLogs", key=shared.key, retention=shared.log_retention)
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -74,13 +68,7 @@ class NightlyValidator(Construct):
         )
         self.security_group.add_egress_rule(ec2.Peer.any_ipv4(), ec2.Port.tcp(443), "AWS APIs over HTTPS")
         self.cluster = ecs.Cluster(self, "Cluster", vpc=self.vpc)
-        self.task_logs = logs.LogGroup(
-            self,
-            "TaskLogs",
-            encryption_key=shared.key,
-            retention=shared.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.task_logs = encrypted_log_group(self, "TaskLogs", key=shared.key, retention=shared.log_retention)
         image = ecr_assets.DockerImageAsset(
             self,
             "Image",

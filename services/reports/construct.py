@@ -6,7 +6,6 @@ Every route goes to the one function ($default route); the function reads the st
 from __future__ import annotations
 
 import jsii
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_apigatewayv2_authorizers as authorizers
@@ -14,6 +13,7 @@ from aws_cdk import aws_apigatewayv2_integrations as integrations
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from kms.construct import encrypted_log_group
 from services.construct import ServiceFunction, Shared, acknowledge_table_grant
 
 ACCESS_LOG_FORMAT = (
@@ -48,13 +48,7 @@ class ReportsService(Construct):
         self.function = self.service_function.function
         shared.table.grant_read_data(self.function)
         acknowledge_table_grant(self, shared.table)
-        self.access_log = logs.LogGroup(
-            self,
-            "AccessLog",
-            encryption_key=shared.key,
-            retention=shared.log_retention,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.access_log = encrypted_log_group(self, "AccessLog", key=shared.key, retention=shared.log_retention)
         self.api = apigwv2.HttpApi(
             self,
             "Api",
