@@ -97,13 +97,17 @@ _PAIR_OVERHEAD = len(json.dumps(_pair(PairOutcome("", "", "", 0, 0, 0, False))))
 
 def _pair_size(o: PairOutcome) -> int:
     """An upper bound of len(json.dumps(_pair(o))) without serialising: this runs for every pair."""
-    size = _PAIR_OVERHEAD
-    for text in (o.warehouse, o.item_id, o.item_name):
-        if text.isascii() and text.isprintable():
-            size += len(text) + text.count('"') + text.count("\\")
-        else:
-            size += len(json.dumps(text))
-    return size
+    return _PAIR_OVERHEAD + _escaped_len(o.warehouse) + _escaped_len(o.item_id) + _escaped_len(o.item_name)
+
+
+def _escaped_len(text: str) -> int:
+    """An upper bound of the length of `text` inside JSON quotes, as json.dumps writes it."""
+    if not text.isprintable():
+        return len(json.dumps(text)) - 2
+    # json.dumps escapes a non-ASCII char as \uXXXX (6 chars, 12 beyond the BMP): at most 5 more than
+    # the char per extra UTF-8 byte. Cheaper than dumping, and most item names here are not plain ASCII.
+    extra_bytes = 0 if text.isascii() else len(text.encode()) - len(text)
+    return len(text) + 5 * extra_bytes + text.count('"') + text.count("\\")
 
 
 def stock_changed_events(key: str, outcomes: list[PairOutcome], time: datetime) -> Iterator[Envelope]:
