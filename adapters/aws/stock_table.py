@@ -21,7 +21,8 @@ Indexes (names and attributes in `adapters.aws.names.TABLE_INDEXES`, projection 
 - by_level: GSI1PK = WH#<warehouse>, sort key `level` (N) -> "items of warehouse x with level > y"
   is one Query with `level > :y`;
 - by_item: GSI2PK = ITEM#<item>, GSI2SK = WH#<warehouse> -> an item's total and its per-warehouse split;
-- restock: sparse, GSI3PK = BELOW only while a pair is below its threshold -> the restock list;
+- restock: sparse, GSI3PK = BELOW only while a pair is below its threshold, GSI3SK =
+  warehouse, U+0001, item (see restock_sort_key) -> the restock list, in pages;
 - arrivals: GSI4PK = FILES, sort key `sequence` (N) -> files in arrival order (the validator's input).
 "All items of warehouse x" is a Query on the base table (PK = WH#<x>), in item order.
 
@@ -111,6 +112,15 @@ def pair_key(warehouse: str, item_id: str) -> dict[str, dict[str, str]]:
 
 def file_key(key: str) -> dict[str, dict[str, str]]:
     return _key(f"FILE#{key}", "FILE")
+
+
+def restock_sort_key(warehouse: str, item_id: str) -> str:
+    """GSI3SK: ordered exactly as (warehouse, item id), so the restock list pages like the local one.
+
+    The separator sorts below every character a name can hold (ingest refuses control characters), so
+    "A" comes before "A B" as in the tuple order; "WH#A#ITEM#" would put it after ('#' > ' ').
+    """
+    return f"{warehouse}\x01{item_id}"
 
 
 def threshold_key(item_id: str) -> dict[str, dict[str, str]]:
@@ -634,13 +644,21 @@ class DynamoStockTable:
         split = [(p["warehouse"], int(p["level"])) for p in pairs]
         return ItemTotal(item_id, newest_name, sum(level for _, level in split), split)
 
-    def restock_list(self) -> list[StockRow]:
-        pairs = self._query(
-            IndexName="restock",
-            KeyConditionExpression="GSI3PK = :below",
-            ExpressionAttributeValues={":below": _s("BELOW")},
-        )
-        return self._rows(sorted(pairs, key=lambda p: (p["warehouse"], p["item_id"])))
+    def restock_list(self, after: tuple[str, str] | None = None, limit: int | None = None) -> list[StockRow]:
+        values = {":below": _s("BELOW")}
+        condition = "GSI3PK = :below"
+        if after is not None:
+            condition += " AND GSI3SK > :after"
+            values[":after"] = _s(restock_sort_key(*after))
+        extra = {} if limit is None else {"Limit": limit}
+        pairs: list[dict[str, Any]] = []
+        for pair in self._query(
+            IndexName="restock", KeyConditionExpression=condition, ExpressionAttributeValues=values, **extra
+        ):
+            pairs.append(pair)
+            if limit is not None and len(pairs) >= limit:
+                break
+        return self._rows(pairs)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -673,7 +691,7 @@ def _below_update(warehouse: str, item_id: str, below: bool) -> dict[str, Any]:
             "ExpressionAttributeValues": {
                 ":below": {"BOOL": True},
                 ":restock": _s("BELOW"),
-                ":rsk": _s(f"WH#{warehouse}#ITEM#{item_id}"),
+                ":rsk": _s(restock_sort_key(warehouse, item_id)),
             },
         }
     return {
@@ -685,7 +703,7 @@ def _below_update(warehouse: str, item_id: str, below: bool) -> dict[str, Any]:
 
 def _pair_update(d: PairDelta, old: dict[str, Any] | None, below: bool, newer: bool, name_time: str) -> dict[str, Any]:
     """The write of one pair in a chunk's transaction: a conditional Put for a new pair, else an ADD."""
-    restock = {"GSI3PK": _s("BELOW"), "GSI3SK": _s(f"WH#{d.warehouse}#ITEM#{d.item_id}")} if below else {}
+    restock = {"GSI3PK": _s("BELOW"), "GSI3SK": _s(restock_sort_key(d.warehouse, d.item_id))} if below else {}
     if old is None:
         return {
             "Put": {

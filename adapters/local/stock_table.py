@@ -245,9 +245,14 @@ class SqliteStockTable:
         ).fetchone()
         return ItemTotal(item_id, newest_name, sum(r[1] for r in rows), [(r[0], r[1]) for r in rows])
 
-    def restock_list(self) -> list[StockRow]:
-        sql = _ROW_SELECT + " WHERE s.below = 1 ORDER BY s.warehouse, s.item_id"
-        return list(map(StockRow._make, self.db.conn.execute(sql, {"default": self.default_threshold})))
+    def restock_list(self, after: tuple[str, str] | None = None, limit: int | None = None) -> list[StockRow]:
+        params: dict[str, object] = {"default": self.default_threshold, "limit": -1 if limit is None else limit}
+        sql = _ROW_SELECT + " WHERE s.below = 1"
+        if after is not None:
+            sql += " AND (s.warehouse, s.item_id) > (:after_warehouse, :after_item)"
+            params["after_warehouse"], params["after_item"] = after
+        sql += " ORDER BY s.warehouse, s.item_id LIMIT :limit"
+        return list(map(StockRow._make, self.db.conn.execute(sql, params)))
 
 
 _FILE_COLUMNS = "key, kind, etag, sequence, arrived_at, status, good_rows, bad_rows, applied_total, reason"

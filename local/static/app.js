@@ -50,12 +50,21 @@ function path(...segments) {
 
 // ------------------------------------------------------------------ restock list
 
+const RESTOCK_PAGE = 1000;
+
 async function loadRestock() {
   const tbody = document.querySelector("#restock tbody");
   try {
-    const data = await api("restock");
+    // The API answers in pages (at most 1,000 pairs each): follow the cursor to the end.
+    const items = [];
+    let cursor = null;
+    do {
+      const data = await api("restock", { limit: RESTOCK_PAGE, cursor: cursor });
+      items.push(...data.items);
+      cursor = data.next_cursor;
+    } while (cursor);
     tbody.replaceChildren();
-    for (const item of data.items) {
+    for (const item of items) {
       const tr = document.createElement("tr");
       tr.className = "below";
       cell(tr, item.warehouse);
@@ -66,9 +75,9 @@ async function loadRestock() {
       tr.addEventListener("click", () => showHistory(item.warehouse, item.item_id, item.threshold));
       tbody.appendChild(tr);
     }
-    document.getElementById("restock-count").textContent = "(" + data.items.length + ")";
-    setStatus("restock-status", data.items.length ? "" : "Nothing to restock.");
-    return data.items;
+    document.getElementById("restock-count").textContent = "(" + items.length + ")";
+    setStatus("restock-status", items.length ? "" : "Nothing to restock.");
+    return items;
   } catch (error) {
     setStatus("restock-status", "Could not load the restock list: " + error.message, true);
     return [];

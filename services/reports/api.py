@@ -80,6 +80,7 @@ class ItemTotalModel(BaseModel):
 
 class RestockList(BaseModel):
     items: list[StockRowModel]
+    next_cursor: str | None
 
 
 class HistoryPoint(BaseModel):
@@ -108,25 +109,31 @@ class NotImplementedHere(RuntimeError):
     pass
 
 
-def encode_cursor(item_id: str) -> str:
-    """Opaque to clients: the last item id of a page, url-safe base64 without padding."""
-    return base64.urlsafe_b64encode(item_id.encode("utf-8")).decode("ascii").rstrip("=")
+def encode_cursor(*parts: str) -> str:
+    """Opaque to clients: the key of a page's last row, url-safe base64 without padding."""
+    # NUL cannot occur in a part (names never hold control characters), so the split back is exact.
+    return base64.urlsafe_b64encode("\x00".join(parts).encode("utf-8")).decode("ascii").rstrip("=")
 
 
-def decode_cursor(cursor: str) -> str:
-    """The item id inside a cursor this API issued, or BadRequest for anything else."""
+def decode_cursor(cursor: str, parts: int = 1) -> list[str]:
+    """The key parts inside a cursor this API issued, or BadRequest for anything else."""
     if not re.fullmatch(r"[A-Za-z0-9_-]+", cursor):
         raise BadRequest("cursor is not one this API issued")
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        item_id = raw.decode("utf-8")
+        values = raw.decode("utf-8").split("\x00")
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise BadRequest("cursor is not one this API issued") from None
     # Only the canonical spelling round-trips, so a cursor is never two things at once.
-    # Item ids never hold control characters (ingest rejects such rows), so neither does a real cursor.
-    if not item_id or _CONTROL.search(item_id) or encode_cursor(item_id) != cursor:
+    # Keys never hold control characters (ingest rejects such rows), so neither does a real cursor.
+    if (
+        len(values) != parts
+        or not all(values)
+        or any(_CONTROL.search(v) for v in values)
+        or encode_cursor(*values) != cursor
+    ):
         raise BadRequest("cursor is not one this API issued")
-    return item_id
+    return values
 
 
 def _error(status: HTTPStatus, message: str) -> Response[Any]:
@@ -259,7 +266,7 @@ def create_app(
         cursor: Annotated[str | None, Query(min_length=1, max_length=4 * MAX_TEXT, pattern=r"^[A-Za-z0-9_-]+$")] = None,
         fmt: FormatQuery = "json",
     ) -> Response[Any]:
-        after = decode_cursor(cursor) if cursor is not None else None
+        after = decode_cursor(cursor)[0] if cursor is not None else None
         # One row more than asked tells whether another page exists, so the last page has no cursor.
         rows = warehouse_report(table(), name, min_level, after, limit + 1)
         page, more = rows[:limit], len(rows) > limit
@@ -296,14 +303,26 @@ def create_app(
     @app.get(
         "/restock",
         summary="Every (warehouse, item) pair below its item's restock threshold",
-        responses=_responses(RestockList, csv=True),
+        description="Ordered by warehouse, then item id, and paginated: pass next_cursor back as cursor for "
+        "the next page (in CSV the cursor comes in the X-Next-Cursor header).",
+        responses=_responses(RestockList, csv=True, extra=(400,)),
         tags=["reports"],
     )
-    def restock(fmt: FormatQuery = "json") -> Response[Any]:
-        rows = restock_report(table())
+    def restock(
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=8 * MAX_TEXT, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+        fmt: FormatQuery = "json",
+    ) -> Response[Any]:
+        after: tuple[str, str] | None = None
+        if cursor is not None:
+            warehouse, item_id = decode_cursor(cursor, parts=2)
+            after = (warehouse, item_id)
+        rows = restock_report(table(), after, limit + 1)
+        page, more = rows[:limit], len(rows) > limit
+        next_cursor = encode_cursor(page[-1]["warehouse"], page[-1]["item_id"]) if more else None
         if fmt == "csv":
-            return _csv(rows, ROW_COLUMNS)
-        return _json({"items": rows})
+            return _csv(page, ROW_COLUMNS, {"X-Next-Cursor": next_cursor} if next_cursor else None)
+        return _json({"items": page, "next_cursor": next_cursor})
 
     @app.get(
         "/history",

@@ -48,5 +48,7 @@ def item_report(table: StockTable, item_id: str) -> dict[str, Any]:
     }
 
 
-def restock_report(table: StockTable) -> list[dict[str, Any]]:
-    return [row_dict(r) for r in table.restock_list()]
+def restock_report(
+    table: StockTable, after: tuple[str, str] | None = None, limit: int | None = None
+) -> list[dict[str, Any]]:
+    return [row_dict(r) for r in table.restock_list(after, limit)]

@@ -175,6 +175,26 @@ def test_reports(backend: Backend) -> None:
     ]
 
 
+def test_the_restock_list_pages_in_warehouse_then_item_order(backend: Backend) -> None:
+    # GIVEN pairs below the default threshold in warehouses whose names are prefixes of one another
+    # (a key that joined them with '#' would sort "A B" before "A", and "A#" between them)
+    table = backend.ports.table
+    pairs = [("A", "z"), ("A B", "a"), ("A#", "b"), ("A", "a"), ("Ä", "x"), ("A", "a b"), ("A", "a#")]
+    apply(table, "inventory_files/f1.csv", [delta(w, i, 1) for w, i in pairs] + [delta("A", "full", 99)])
+    expected = sorted(pairs)
+    # WHEN the list is read whole, and in pages of 3 that continue after the last pair of the page before
+    whole = [(r.warehouse, r.item_id) for r in table.restock_list()]
+    pages: list[list[tuple[str, str]]] = []
+    after: tuple[str, str] | None = None
+    while not pages or len(pages[-1]) == 3:
+        pages.append([(r.warehouse, r.item_id) for r in table.restock_list(after=after, limit=3)])
+        after = pages[-1][-1] if pages[-1] else None
+    # THEN both are every pair below, once, ordered by (warehouse, item id), and the pages join up
+    assert whole == expected
+    assert [p for page in pages for p in page] == expected
+    assert [len(page) for page in pages] == [3, 3, 1]
+
+
 def test_the_ledger_keeps_arrival_order_duplicates_and_conflicts(backend: Backend) -> None:
     table = backend.ports.table
     # GIVEN three new files

@@ -5,11 +5,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
+from adapters.ports import FileStats, PairDelta
 from adapters.settings import Settings
 from local.http_server import ReportsServer, make_server, serve_in_thread
 from local.wiring import LocalRuntime, bootstrap
@@ -100,6 +102,37 @@ def test_restock_list_and_chart_render(browser: Browser, server: ReportsServer, 
     assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     assert browser.errors == []
     assert browser.outside == []
+
+
+def test_a_restock_list_longer_than_one_page_is_shown_whole(browser: Browser, tmp_path: Path) -> None:
+    # GIVEN 1,500 pairs below the default threshold: the API answers in pages of at most 1,000
+    runtime = bootstrap(Settings(home=tmp_path / "home"))
+    key = "inventory_files/2021/02/15/many.csv"
+    table = runtime.ports.table
+    table.record_arrival(key, "inventory", "e1", 10, datetime(2021, 2, 15, tzinfo=UTC))
+    deltas = [
+        PairDelta(f"W{n % 3}", f"i{n:05d}", f"Item {n}", datetime(2021, 2, 15, tzinfo=UTC), 1) for n in range(1500)
+    ]
+    with table.transaction():
+        table.apply_file(key, deltas, [], FileStats(good_rows=1500, applied_total=1500))
+    srv = make_server(runtime.ports, "127.0.0.1", 0)
+    serve_in_thread(srv)
+    try:
+        # WHEN the dashboard is opened
+        browser.page.goto(srv.url + "/")
+        browser.page.wait_for_selector("body[data-ready='true']", timeout=20_000)
+        # THEN it followed the cursor: every pair is listed once, the last one too
+        rows = browser.page.locator("#restock tbody tr")
+        assert rows.count() == 1500
+        assert browser.page.inner_text("#restock-count") == "(1500)"
+        assert rows.nth(1499).locator("td").nth(1).inner_text() == "i01499"
+        assert browser.page.inner_text("#restock-status") == ""
+        # (the pairs were applied without files, so the first pair's history answers 404: not a page error)
+        assert [e for e in browser.errors if "404" not in e] == []
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        runtime.close()
 
 
 def test_item_search_and_level_filter(browser: Browser, server: ReportsServer, home: Path) -> None:

@@ -117,8 +117,8 @@ def test_exact_multiple_of_the_limit_has_no_empty_last_page(app: ReportsResolver
 
 
 def test_cursor_round_trip_and_garbage() -> None:
-    assert decode_cursor(encode_cursor("Köln/2 ☕")) == "Köln/2 ☕"
-    assert decode_cursor(encode_cursor("a\xa0b")) == "a\xa0b"  # NBSP is a valid id character
+    assert decode_cursor(encode_cursor("Köln/2 ☕")) == ["Köln/2 ☕"]
+    assert decode_cursor(encode_cursor("a\xa0b")) == ["a\xa0b"]  # NBSP is a valid id character
     for bad in ("0", "!!", "AAAA", "YQ==", "_w"):
         with pytest.raises(ValueError):
             decode_cursor(bad)
@@ -137,6 +137,9 @@ def test_cursor_round_trip_and_garbage() -> None:
         (f"/warehouses/{'x' * 201}/items", 422),
         (f"/items/{'%C3%A4' * 201}", 422),  # 201 characters once decoded
         ("/restock?format=xml", 422),
+        ("/restock?limit=0", 422),
+        (f"/restock?cursor={encode_cursor('i001')}", 400),  # a warehouse page's cursor, not a restock one
+        ("/restock?cursor=0", 400),
         ("/history?warehouse=Berlin%201", 422),
         ("/warehouses/Nowhere/items", 404),
         ("/items/unknown", 404),
@@ -171,11 +174,32 @@ def test_item_total_with_split(app: ReportsResolver, table: SqliteStockTable) ->
 
 def test_restock_equals_the_report(app: ReportsResolver, table: SqliteStockTable) -> None:
     data = get_json(app, "/restock")
-    assert data == {"items": restock_report(table)}
+    assert data == {"items": restock_report(table), "next_cursor": None}
     assert {(r["warehouse"], r["item_id"]) for r in data["items"]} >= {
         ("Berlin 1", "i000"),
         ("Köln 2", "evil"),
     }
+
+
+def test_restock_pages_follow_the_cursor(app: ReportsResolver, table: SqliteStockTable) -> None:
+    # GIVEN seven pairs below the threshold (levels 0..8 in Berlin 1, and Köln 2's "evil" at 3)
+    everything = restock_report(table)
+    assert len(everything) == 7
+    # WHEN the list is read in pages of 3, as JSON and as CSV
+    seen: list[dict[str, Any]] = []
+    cursor = ""
+    for _ in range(4):
+        data = get_json(app, "/restock?limit=3" + (f"&cursor={cursor}" if cursor else ""))
+        seen += data["items"]
+        cursor = data["next_cursor"]
+        if cursor is None:
+            break
+    code, headers, body = call(app, "/restock?limit=3&format=csv")
+    # THEN the pages hold every pair once, in order, and the last page has no cursor
+    assert seen == everything
+    assert cursor is None
+    assert code == 200 and len(list(csv.DictReader(io.StringIO(body)))) == 3
+    assert decode_cursor(headers["x-next-cursor"], parts=2) == [everything[2]["warehouse"], everything[2]["item_id"]]
 
 
 @pytest.mark.parametrize(
@@ -194,7 +218,7 @@ def test_csv_pages_carry_the_cursor_in_a_header(app: ReportsResolver) -> None:
     code, headers, body = call(app, "/warehouses/Berlin%201/items?format=csv&limit=3")
     assert code == 200
     assert len(list(csv.DictReader(io.StringIO(body)))) == 3
-    assert decode_cursor(headers["x-next-cursor"]) == "i002"
+    assert decode_cursor(headers["x-next-cursor"]) == ["i002"]
 
 
 def test_history_returns_points_and_truncates_to_the_newest(app: ReportsResolver) -> None:
