@@ -286,7 +286,7 @@ def generate(
 
 
 def _register_subcommands() -> None:
-    from local import cli_api, cli_aws, cli_events, cli_keys, cli_runtime, cli_sql, cli_validate
+    from local import cli_api, cli_aws, cli_events, cli_files, cli_keys, cli_runtime, cli_sql, cli_validate
 
     cli_events.register(app)
     cli_runtime.register(app)
@@ -295,6 +295,7 @@ def _register_subcommands() -> None:
     cli_api.register(app)
     cli_aws.register(app)
     cli_validate.register(app)
+    cli_files.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -121,3 +121,34 @@ def test_csv_export_neutralises_formulas(tmp_path: Path, cli_env: dict[str, str]
     run(cli_env, "process")
     out = run(cli_env, "--format", "csv", "report", "restock").stdout
     assert "'=HYPERLINK" in out and "'@SUM(A1)" in out
+
+
+def test_files_list_their_fate_and_bad_rows_show_line_and_reason(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    # GIVEN generated files with about 5% bad rows, put and processed
+    samples = tmp_path / "samples"
+    run(
+        cli_env, "generate", "--out", str(samples), "--files", "3", "--rows", "200", "--bad-rows", "0.05", "--seed", "4"
+    )
+    run(cli_env, "put", str(samples))
+    run(cli_env, "process")
+    # WHEN the files are listed
+    files = as_json(cli_env, "files", "list")
+    # THEN every file is there in arrival order, applied, with its counts
+    assert [f["sequence"] for f in files] == list(range(1, len(files) + 1))
+    assert {f["key"] for f in files} == {p.relative_to(samples).as_posix() for p in samples.rglob("*") if p.is_file()}
+    assert {f["status"] for f in files} == {"applied"}
+    inventory = [f for f in files if f["kind"] == "inventory"]
+    assert sum(f["bad_rows"] for f in inventory) > 0
+    assert as_json(cli_env, "files", "list", "--status", "rejected") == []
+    # AND the bad rows of each inventory file are exactly as many as counted, with line, reason and text
+    for f in inventory:
+        bad = as_json(cli_env, "files", "bad-rows", f["key"])
+        assert len(bad) == f["bad_rows"]
+        assert [b["line"] for b in bad] == sorted(b["line"] for b in bad)
+        assert all(b["line"] > 1 and b["reason"] and b["raw"] for b in bad)
+    # AND an unknown key is one clear line and a non-zero exit
+    proc = run(cli_env, "files", "bad-rows", "inventory_files/nope.csv", ok=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: no file with key 'inventory_files/nope.csv' (see `inventory files list`)"
+    ]

@@ -1,0 +1,73 @@
+"""`inventory files list|bad-rows`: what became of each uploaded file, and the rows it kept aside."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated
+
+import typer
+
+files_app = typer.Typer(help="Files received: their status, row counts and bad rows.", no_args_is_help=True)
+
+FILE_COLUMNS = ["sequence", "key", "kind", "status", "good_rows", "bad_rows", "applied_total", "reason", "arrived_at"]
+TABLE_COLUMNS = ["sequence", "key", "status", "good_rows", "bad_rows", "reason"]
+BAD_ROW_COLUMNS = ["line", "reason", "raw"]
+
+
+class FileStatus(str, Enum):
+    arrived = "arrived"
+    applied = "applied"
+    rejected = "rejected"
+
+
+@files_app.command("list")
+def list_files(
+    ctx: typer.Context,
+    status: Annotated[FileStatus | None, typer.Option("--status", help="Only files in this state.")] = None,
+    after: Annotated[
+        int, typer.Option("--after", min=0, help="Only files that arrived after this sequence number.")
+    ] = 0,
+) -> None:
+    """Every file in arrival order: applied, rejected (with the reason) or still waiting."""
+    from local.cli import state
+    from local.output import emit
+
+    st = state(ctx)
+    rows = [
+        {
+            "sequence": f.sequence,
+            "key": f.key,
+            "kind": f.kind,
+            "status": f.status,
+            "good_rows": f.good_rows,
+            "bad_rows": f.bad_rows,
+            "applied_total": f.applied_total,
+            "reason": f.reason,
+            "arrived_at": f.arrived_at.isoformat(),
+        }
+        for f in st.ports().table.files_since(after)
+        if status is None or f.status == status.value
+    ]
+    # The terminal table keeps what fits on a line; JSON and CSV carry every column.
+    emit(rows, st.format, FILE_COLUMNS if st.format != "table" else TABLE_COLUMNS, title="Files")
+
+
+@files_app.command("bad-rows")
+def bad_rows(
+    ctx: typer.Context,
+    key: Annotated[str, typer.Argument(help="The file's key, as `files list` shows it.")],
+) -> None:
+    """The rows of one inventory file that were kept aside, with the line number and the reason."""
+    from local.cli import UserError, state
+    from local.output import emit
+
+    st = state(ctx)
+    table = st.ports().table
+    if table.file(key) is None:
+        raise UserError(f"no file with key {key!r} (see `inventory files list`)")
+    rows = [{"line": b.line, "reason": b.reason, "raw": b.raw} for b in table.bad_rows(key)]
+    emit(rows, st.format, BAD_ROW_COLUMNS, title=f"Bad rows of {key}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(files_app, name="files")
