@@ -12,6 +12,7 @@ boto3 and botocore are left out: the Lambda runtime provides them.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import re
@@ -20,6 +21,7 @@ import subprocess
 import sys
 import tomllib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -76,6 +78,15 @@ def _source_files(root: Path, packages: Iterable[str]) -> Iterator[Path]:
                 yield path
 
 
+@contextmanager
+def _exclusive(build_dir: Path) -> Iterator[None]:
+    """One builder at a time: parallel test workers (and two synths) share the cache and its staging dirs."""
+    build_dir.mkdir(parents=True, exist_ok=True)
+    with open(build_dir / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def dependencies_dir(requirements: list[str], build_dir: Path = BUILD_DIR) -> Path:
     """The installed dependencies for the Lambda platform: from the cache, or pip-installed once."""
     key = _digest(
@@ -88,6 +99,13 @@ def dependencies_dir(requirements: list[str], build_dir: Path = BUILD_DIR) -> Pa
     target = build_dir / f"deps-{key}"
     if (target / COMPLETE_MARKER).exists():
         return target
+    with _exclusive(build_dir):
+        if not (target / COMPLETE_MARKER).exists():  # another process may have built it meanwhile
+            _install_dependencies(requirements, build_dir, key, target)
+    return target
+
+
+def _install_dependencies(requirements: list[str], build_dir: Path, key: str, target: Path) -> None:
     staging = build_dir / f"deps-{key}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -108,7 +126,6 @@ def dependencies_dir(requirements: list[str], build_dir: Path = BUILD_DIR) -> Pa
     (staging / COMPLETE_MARKER).write_text("\n".join(requirements) + "\n", encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    return target
 
 
 def _link_or_copy(src: str, dst: str) -> None:
@@ -129,6 +146,13 @@ def lambda_code_dir(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> Path:
     target = build_dir / f"code-{key}"
     if (target / COMPLETE_MARKER).exists():
         return target
+    with _exclusive(build_dir):
+        if not (target / COMPLETE_MARKER).exists():
+            _assemble_code(root, build_dir, deps, files, key, target)
+    return target
+
+
+def _assemble_code(root: Path, build_dir: Path, deps: Path, files: list[Path], key: str, target: Path) -> None:
     staging = build_dir / f"code-{key}.partial"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(deps, staging, copy_function=_link_or_copy)
@@ -144,4 +168,3 @@ def lambda_code_dir(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> Path:
     for old in build_dir.glob("code-*"):
         if old != target:
             shutil.rmtree(old, ignore_errors=True)
-    return target

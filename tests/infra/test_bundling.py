@@ -9,6 +9,8 @@ THEN pip runs only when the cache lacks the requirements, and the asset is the p
 from __future__ import annotations
 
 import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -107,6 +109,26 @@ def test_code_dir_is_dependencies_plus_function_code_only(tmp_path: Path, monkey
     (root / "services" / "ingest" / "handler.py").write_text("def handler(event, context): return 1\n")
     changed = lambda_code_dir(root, build)
     assert changed != code and not code.exists() and len(pip.calls) == 1
+
+
+def test_builders_running_at_once_share_one_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN a slow pip, and two synths (two test workers, say) asking for the code directory at once
+    pip = FakePip()
+
+    def slow_pip(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        time.sleep(0.3)  # long enough for the other builder to arrive while this one installs
+        return pip(command, **kwargs)
+
+    monkeypatch.setattr(bundling.subprocess, "run", slow_pip)
+    root, build = tmp_path / "project", tmp_path / "build"
+    root.mkdir()
+    _project(root)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda _: lambda_code_dir(root, build), range(2)))
+    # THEN pip ran once, both got the same complete directory, and no half-built staging is left
+    assert len(pip.calls) == 1
+    assert results[0] == results[1] and (results[0] / "services" / "ingest" / "handler.py").exists()
+    assert not list(build.glob("*.partial"))
 
 
 def test_the_real_cache_serves_synthesis_offline(monkeypatch: pytest.MonkeyPatch) -> None:
