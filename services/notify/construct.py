@@ -11,9 +11,9 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from services.construct import QueueConsumer, Shared, acknowledge_table_grant
+from services.dispatch import BATCH_SIZE
 
 BATCHING_WINDOW = Duration.seconds(20)
-BATCH_SIZE = 100
 
 
 def ses_identities(*addresses: str) -> list[str]:
@@ -36,7 +36,9 @@ class NotifyService(Construct):
             "Consumer",
             service="notify",
             shared=shared,
-            batch_size=BATCH_SIZE,
+            # As many as the local bus hands notify at once (a BelowThreshold message is ~1.5 KB, so 1,000
+            # stay far below Lambda's 6 MB payload): a big file's alerts come in as few digests as possible.
+            batch_size=BATCH_SIZE["notify"],
             batching_window=BATCHING_WINDOW,
             # Few concurrent batches (2 is the least SQS allows), so a file's alerts meet in one batch
             # rather than being spread over many; a digest is still sent once (marked in the table).
