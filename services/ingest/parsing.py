@@ -1,7 +1,8 @@
 """Streaming parser for the TAB-separated inventory files.
 
-Pure: it reads only the byte chunks it is given. One bad row never spoils the file; it comes out as a
-`BadRow` next to the good `Row`s. Only a header that cannot be read makes the whole file unusable.
+Pure: it reads only the byte chunks it is given (UTF-8, or UTF-16 with a byte-order mark). One bad row
+never spoils the file; it comes out as a `BadRow` next to the good `Row`s. Only a header that cannot be
+read makes the whole file unusable.
 
 The hot loop is written for speed (a million rows should take about a second): whole blocks of lines
 are decoded at once, fields are checked with str methods instead of regexes, and the only object
@@ -10,6 +11,8 @@ created per good row is the `Row` itself.
 
 from __future__ import annotations
 
+import codecs
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -68,6 +71,33 @@ def _cut(value: str, limit: int = VALUE_CHARS) -> str:
 def _raw(line: str | bytes) -> str:
     text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
     return text[:RAW_CHARS]
+
+
+def as_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The stream as UTF-8: a file that starts with a UTF-16 byte-order mark (spreadsheets' "Unicode
+    text" export) is transcoded on the fly; anything else passes through untouched.
+
+    Invalid UTF-16 (a lone surrogate, a final odd byte) becomes bytes that are invalid UTF-8, so only
+    the lines holding it turn into bad rows, as they would in a UTF-8 file.
+    """
+    stream = iter(chunks)
+    head = b""
+    for chunk in stream:
+        head += chunk
+        if len(head) >= 2:
+            break
+    if not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        if head:
+            yield head
+        yield from stream
+        return
+    decoder = codecs.getincrementaldecoder("utf-16")(errors="surrogatepass")
+    for chunk in itertools.chain([head], stream):
+        yield decoder.decode(chunk).encode("utf-8", "surrogatepass")
+    try:
+        yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        yield b"\xff"  # the truncated last character
 
 
 def _iter_blocks(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:
@@ -323,7 +353,7 @@ def parse_inventory(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTE
     Raises UnusableFile before yielding anything if the header cannot be used. An empty or header-only
     file yields nothing.
     """
-    blocks = _iter_blocks(chunks, max_line_bytes)
+    blocks = _iter_blocks(as_utf8(chunks), max_line_bytes)
     found = _find_header(blocks, max_line_bytes)
     if found is None:
         return
@@ -395,7 +425,7 @@ def sum_inventory(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES)
     Raises UnusableFile as `parse_inventory` does.
     """
     sums = PairSums()
-    blocks = _iter_blocks(chunks, max_line_bytes)
+    blocks = _iter_blocks(as_utf8(chunks), max_line_bytes)
     found = _find_header(blocks, max_line_bytes)
     if found is None:
         return sums

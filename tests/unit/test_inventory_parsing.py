@@ -285,3 +285,39 @@ def test_GIVEN_same_pair_at_same_instant_WHEN_summed_THEN_later_line_names_it_li
     assert sums.by_warehouse == {"W1": {"i1": [4, "Pear", datetime(2021, 2, 15, 11, tzinfo=UTC)]}}
     assert [b.line for b in sums.bad_rows] == [5] and (sums.good_rows, sums.total) == (3, 4)
     assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))
+
+
+@given(
+    st.lists(_line.filter(lambda line: "\udcff" not in line), max_size=30),
+    st.integers(min_value=1, max_value=97),
+    st.sampled_from(["utf-16-le", "utf-16-be"]),
+)
+@settings(max_examples=200, deadline=None)
+def test_GIVEN_a_utf16_export_WHEN_parsed_THEN_the_same_rows_as_its_utf8_twin(
+    lines: list[str], chunk: int, encoding: str
+) -> None:
+    # Spreadsheets save "Unicode text" as UTF-16 with a byte-order mark, TAB-separated, CRLF.
+    text = (HEADER + "\n" + "\n".join(lines) + "\n").replace("\n", "\r\n")
+    utf16 = ("\ufeff" + text).encode(encoding)
+    assert parse(utf16, chunk) == parse(text)
+    chunks = [utf16[i : i + chunk] for i in range(0, len(utf16), chunk)]
+    sums, twin = sum_inventory(chunks), sum_inventory([text.encode()])
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == (
+        twin.by_warehouse,
+        twin.bad_rows,
+        twin.good_rows,
+        twin.total,
+    )
+
+
+def test_GIVEN_broken_utf16_WHEN_parsed_THEN_only_the_broken_lines_are_bad() -> None:
+    good = "2021-02-15T11:00:00Z\tW1\ti1\tApple\t5"
+    data = ("\ufeff" + HEADER + "\n" + good + "\n").encode("utf-16-le")
+    data += "W\ud800\tx\n".encode("utf-16-le", "surrogatepass")  # line 3: a lone surrogate
+    data += (good + "\n").encode("utf-16-le") + b"\x41"  # line 5: one byte, half a character
+    rows = parse(data, 5)
+    assert [type(r).__name__ for r in rows] == ["Row", "BadRow", "Row", "BadRow"]
+    assert [(r.line, r.reason) for r in rows if isinstance(r, BadRow)] == [
+        (3, "line is not valid UTF-8"),
+        (5, "line is not valid UTF-8"),
+    ]
