@@ -191,6 +191,13 @@ class _Header:
             index.setdefault(key, i)
         missing = [c for c in COLUMNS if c.casefold() not in index]
         if missing:
+            for separator in (",", ";", "|"):
+                found = {_unquote(n.strip()).casefold() for n in line.strip().strip(_BOM).split(separator)}
+                if found >= _WANTED:
+                    raise UnusableFile(
+                        f"header (line {line_no}) is separated by {separator!r}, not TAB: "
+                        "export the file as tab-separated text"
+                    )
             raise UnusableFile(
                 f"header (line {line_no}) lacks column(s): {', '.join(missing)} (found {_cut(line.strip(), 120)})"
             )
