@@ -80,11 +80,17 @@ def rejected_mail(settings: Settings, ids: Sequence[str], parts: Sequence[FileRe
     name = first.key.rsplit("/", 1)[-1][:80]
     subject = f"File rejected: {name}" if first.reason != "bad_rows" else f"Bad rows in {name}: {first.bad_rows}"
     lines = [f"{first.key}: {first.message} (reason: {first.reason})"]
+    more = ""
+    if rows and (len(rows) > MAX_LISTED or first.bad_rows > len(rows)):
+        more = (
+            f"{first.bad_rows} bad row(s) in all; every one is kept with its reason "
+            f"(inventory files bad-rows '{first.key}' lists them)."
+        )
     if rows:
         lines += ["", "Line | Reason | Row"]
         lines += [f"{r.line} | {r.reason} | {r.raw}" for r in rows[:MAX_LISTED]]
-        if len(rows) > MAX_LISTED or first.bad_rows > len(rows):
-            lines.append(f"... {first.bad_rows} bad row(s) in all; every one is kept with its reason.")
+        if more:
+            lines.append("... " + more)
     table = ""
     if rows:
         table = (
@@ -95,6 +101,7 @@ def rejected_mail(settings: Settings, ids: Sequence[str], parts: Sequence[FileRe
                 for r in rows[:MAX_LISTED]
             )
             + "</table>"
+            + (f"<p>{escape(more)}</p>" if more else "")
         )
     html = _page(subject, f"<p>{escape(lines[0])}</p>{table}")
     return _mail(settings, "rejected", ids, subject, "\n".join(lines) + "\n", html)
