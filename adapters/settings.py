@@ -22,6 +22,8 @@ class Settings(BaseModel):
     check_delay: float = Field(default=10.0, ge=0)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=0.2, ge=0)
+    # How long the local event archive keeps delivered events (the AWS archive keeps them 365 days).
+    archive_days: int = Field(default=365, ge=1)
     # Encryption at rest of the local home (kms.envelope); the master key lives outside the home.
     encrypt: bool = True
     master_key: str | None = Field(default=None, repr=False)
@@ -44,6 +46,7 @@ class Settings(BaseModel):
             "check_delay": "INVENTORY_CHECK_DELAY",
             "max_attempts": "INVENTORY_MAX_ATTEMPTS",
             "retry_base_seconds": "INVENTORY_RETRY_BASE_SECONDS",
+            "archive_days": "INVENTORY_ARCHIVE_DAYS",
             "encrypt": "INVENTORY_ENCRYPT",
             "master_key": "INVENTORY_MASTER_KEY",
             "master_key_file": "INVENTORY_MASTER_KEY_FILE",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -156,6 +156,25 @@ def replay(
     queued = runtime.bus.replay(name, since_at, _when(until, "--until"), detail_type)
     stats = run_until_idle(runtime.ports, runtime.bus)
     emit({"replay": name, "deliveries": queued, "delivered": stats.delivered, "dead": stats.dead}, st.format)
+
+
+@events_app.command("prune")
+def prune(
+    ctx: typer.Context,
+    days: Annotated[
+        int | None,
+        typer.Option("--days", min=1, help="Keep this many days (default: INVENTORY_ARCHIVE_DAYS, 365)."),
+    ] = None,
+) -> None:
+    """Forget delivered events older than the archive's retention (`serve` does this once a day)."""
+    from local.cli import state
+    from local.output import emit
+
+    st = state(ctx)
+    runtime = st.runtime()
+    keep = days or runtime.ports.settings.archive_days
+    before = datetime.now(UTC) - timedelta(days=keep)
+    emit({"pruned": runtime.bus.prune(before), "before": before.isoformat(timespec="seconds")}, st.format)
 
 
 def register(app: typer.Typer) -> None:

@@ -52,6 +52,7 @@ class Server:
         self.stats = DeliveryStats()
         self._sizes: dict[Path, int] = {}
         self.next_run = next_nightly(self.now())
+        self.next_prune = self.now()  # at start, then once a day
 
     def request_stop(self, *_: object) -> None:
         self.stop_event.set()
@@ -104,10 +105,20 @@ class Server:
         while not self.stop_event.is_set() and time.monotonic() < deadline:
             if not deliver_once(self.runtime.ports, self.runtime.bus, self.stats):
                 break
+        if self.now() >= self.next_prune:
+            self.prune_archive()
         if self.now() >= self.next_run:
             self.next_run = next_nightly(self.now())
             if self.nightly is not None:
                 self.nightly(self.runtime)
+
+    def prune_archive(self) -> int:
+        self.next_prune = self.now() + timedelta(days=1)
+        keep = timedelta(days=self.runtime.ports.settings.archive_days)
+        pruned = self.runtime.bus.prune(self.now() - keep)
+        if pruned:
+            log.info("pruned %d archived event(s) older than %d days", pruned, keep.days)
+        return pruned
 
     def serve_forever(self) -> None:
         while not self.stop_event.is_set():

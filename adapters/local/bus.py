@@ -126,6 +126,26 @@ class LocalBus:
             )
             return cur.rowcount
 
+    def prune(self, before: datetime) -> int:
+        """Forget archived events older than `before` whose deliveries are all done; returns how many.
+
+        The AWS archive keeps events for a retention period; without this the local one would grow with
+        every file for as long as the home lives. Events still pending or dead-lettered stay (a redrive
+        needs them), and so do the consumers' markers, which are small and keep a re-put event ignored.
+        """
+        with self.db.transaction() as conn:
+            old = [
+                seq
+                for (seq,) in conn.execute(
+                    "SELECT seq FROM events e WHERE e.time < ? AND NOT EXISTS "
+                    "(SELECT 1 FROM deliveries d WHERE d.event_seq = e.seq AND d.status != 'done')",
+                    (iso(before),),
+                )
+            ]
+            conn.executemany("DELETE FROM deliveries WHERE event_seq = ?", ((seq,) for seq in old))
+            conn.executemany("DELETE FROM events WHERE seq = ?", ((seq,) for seq in old))
+            return len(old)
+
     def pending_count(self) -> int:
         (count,) = self.db.conn.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'pending'").fetchone()
         return int(count)

@@ -88,6 +88,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
 );
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (status, next_at) WHERE status = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries (status) WHERE status = 'dead';
+CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (event_seq);
 """
 
 

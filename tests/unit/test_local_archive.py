@@ -1,0 +1,69 @@
+"""The local event archive keeps delivered events for INVENTORY_ARCHIVE_DAYS, as the AWS archive does."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from adapters.local.bus import LocalBus
+from adapters.local.database import Database
+from adapters.settings import Settings
+from events import Envelope
+from events.envelope import new_raw_event
+from local.serve import Server
+from local.wiring import bootstrap
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def stock_changed(name: str, days_ago: int) -> Envelope:
+    detail = {"file_key": f"inventory_files/{name}.csv", "batch": 1, "batches": 1, "pairs": []}
+    return new_raw_event(
+        "StockChanged", detail, source="inventory.ingest", id_parts=(name,), time=NOW - timedelta(days=days_ago)
+    )
+
+
+def test_prune_forgets_old_delivered_events_and_keeps_the_rest(tmp_path: Path) -> None:
+    # GIVEN an old event that was delivered, an old one still pending, and a recent delivered one
+    db = Database(tmp_path / "state.db")
+    bus = LocalBus(db)
+    bus.publish([stock_changed("old-done", 400), stock_changed("old-pending", 400), stock_changed("new-done", 3)])
+    due = {d.event.detail["file_key"]: d.id for d in bus.due()}
+    bus.mark_done([due["inventory_files/old-done.csv"], due["inventory_files/new-done.csv"]])
+    # WHEN the archive is pruned to a year, twice
+    pruned = bus.prune(NOW - timedelta(days=365))
+    again = bus.prune(NOW - timedelta(days=365))
+    # THEN only the old delivered event is gone, with its delivery; the pending one is still due
+    assert (pruned, again) == (1, 0)
+    assert [e.detail["file_key"] for e in bus.archived()] == [
+        "inventory_files/old-pending.csv",
+        "inventory_files/new-done.csv",
+    ]
+    assert [d.event.detail["file_key"] for d in bus.due()] == ["inventory_files/old-pending.csv"]
+    (orphans,) = db.conn.execute(
+        "SELECT COUNT(*) FROM deliveries WHERE event_seq NOT IN (SELECT seq FROM events)"
+    ).fetchone()
+    assert orphans == 0
+    db.close()
+
+
+def test_serve_prunes_at_start_then_once_a_day(tmp_path: Path) -> None:
+    # GIVEN a home whose archive holds a delivered event 40 days old, and a 30-day retention
+    runtime = bootstrap(Settings(home=tmp_path / "home", archive_days=30))
+    runtime.bus.publish([stock_changed("f", 40)])
+    runtime.bus.mark_done([d.id for d in runtime.bus.due()])
+    clock = [NOW]
+    server = Server(runtime, poll_seconds=0.01, now=lambda: clock[0])
+    # WHEN the server ticks now, later the same day, and the next day
+    server.tick()
+    after_first = len(runtime.bus.archived())
+    runtime.bus.publish([stock_changed("g", 40)])
+    runtime.bus.mark_done([d.id for d in runtime.bus.due()])
+    clock[0] = NOW + timedelta(hours=1)
+    server.tick()
+    same_day = len(runtime.bus.archived())
+    clock[0] = NOW + timedelta(days=1, minutes=1)
+    server.tick()
+    # THEN the first tick pruned, the next waited for the day to pass
+    assert (after_first, same_day, len(runtime.bus.archived())) == (0, 1, 0)
+    runtime.close()
