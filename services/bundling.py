@@ -106,7 +106,8 @@ def dependencies_dir(requirements: list[str], build_dir: Path = BUILD_DIR) -> Pa
 
 
 def _install_dependencies(requirements: list[str], build_dir: Path, key: str, target: Path) -> None:
-    staging = build_dir / f"deps-{key}.partial"
+    # Per process: a builder killed mid-pip leaves its pip writing into its own directory, not the next one's.
+    staging = build_dir / f"deps-{key}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     command = [
@@ -153,7 +154,7 @@ def lambda_code_dir(root: Path = ROOT, build_dir: Path = BUILD_DIR) -> Path:
 
 
 def _assemble_code(root: Path, build_dir: Path, deps: Path, files: list[Path], key: str, target: Path) -> None:
-    staging = build_dir / f"code-{key}.partial"
+    staging = build_dir / f"code-{key}.partial-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     shutil.copytree(deps, staging, copy_function=_link_or_copy)
     (staging / COMPLETE_MARKER).unlink()

@@ -54,34 +54,47 @@ const RESTOCK_PAGE = 1000;
 
 async function loadRestock() {
   const tbody = document.querySelector("#restock tbody");
-  try {
-    // The API answers in pages (at most 1,000 pairs each): follow the cursor to the end.
-    const items = [];
-    let cursor = null;
-    do {
+  // The API answers in pages (at most 1,000 pairs each): follow the cursor to the end. A page that
+  // fails still leaves the pages before it on screen, and a cursor seen twice stops the loop.
+  const items = [];
+  const seen = new Set();
+  let failure = null;
+  let cursor = null;
+  do {
+    try {
       const data = await api("restock", { limit: RESTOCK_PAGE, cursor: cursor });
       items.push(...data.items);
       cursor = data.next_cursor;
-    } while (cursor);
-    tbody.replaceChildren();
-    for (const item of items) {
-      const tr = document.createElement("tr");
-      tr.className = "below";
-      cell(tr, item.warehouse);
-      cell(tr, item.item_id);
-      cell(tr, item.item_name);
-      cell(tr, item.level, "num");
-      cell(tr, item.threshold, "num");
-      tr.addEventListener("click", () => showHistory(item.warehouse, item.item_id, item.threshold));
-      tbody.appendChild(tr);
+    } catch (error) {
+      failure = error;
+      break;
     }
-    document.getElementById("restock-count").textContent = "(" + items.length + ")";
-    setStatus("restock-status", items.length ? "" : "Nothing to restock.");
-    return items;
-  } catch (error) {
-    setStatus("restock-status", "Could not load the restock list: " + error.message, true);
-    return [];
+    if (cursor && seen.has(cursor)) {
+      failure = new Error("the server sent the same page twice");
+      break;
+    }
+    seen.add(cursor);
+  } while (cursor);
+  tbody.replaceChildren();
+  for (const item of items) {
+    const tr = document.createElement("tr");
+    tr.className = "below";
+    cell(tr, item.warehouse);
+    cell(tr, item.item_id);
+    cell(tr, item.item_name);
+    cell(tr, item.level, "num");
+    cell(tr, item.threshold, "num");
+    tr.addEventListener("click", () => showHistory(item.warehouse, item.item_id, item.threshold));
+    tbody.appendChild(tr);
   }
+  document.getElementById("restock-count").textContent = "(" + items.length + (failure ? "+" : "") + ")";
+  if (failure) {
+    const shown = items.length ? "Showing the first " + items.length + " pairs; " : "";
+    setStatus("restock-status", shown + "could not load the restock list: " + failure.message, true);
+  } else {
+    setStatus("restock-status", items.length ? "" : "Nothing to restock.");
+  }
+  return items;
 }
 
 // ------------------------------------------------------------------ warehouse items

@@ -84,8 +84,10 @@ def as_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
     head = b""
     for chunk in stream:
         head += chunk
-        if len(head) >= 2:
+        if len(head) >= 4:
             break
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE starts both
+        raise UnusableFile("file is UTF-32 text; save it as UTF-8 or UTF-16")
     if not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         if head:
             yield head

@@ -33,6 +33,9 @@ from services.reports.logic import NotFound, item_report, restock_report, wareho
 
 MAX_TEXT = 200
 MAX_LIMIT = 1000
+# Cursors carry a page's last key in base64: 4 UTF-8 bytes a character, two keys and a separator, 4/3
+# for base64, with room for keys longer than a path parameter allows (restock lists every pair).
+MAX_CURSOR = 12_000
 # Well inside int64 (SQLite's and DynamoDB's integers) and exactly representable as a double, so a client
 # that reads the OpenAPI bounds as JSON numbers (JavaScript, schemathesis) gets them exactly.
 LEVEL_BOUND = 10**18
@@ -263,7 +266,7 @@ def create_app(
         name: Annotated[str, Path(min_length=1, max_length=MAX_TEXT)],
         min_level: Annotated[int | None, Query(ge=-LEVEL_BOUND, le=LEVEL_BOUND)] = None,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
-        cursor: Annotated[str | None, Query(min_length=1, max_length=4 * MAX_TEXT, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]+$")] = None,
         fmt: FormatQuery = "json",
     ) -> Response[Any]:
         after = decode_cursor(cursor)[0] if cursor is not None else None
@@ -310,7 +313,7 @@ def create_app(
     )
     def restock(
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = MAX_LIMIT,
-        cursor: Annotated[str | None, Query(min_length=1, max_length=8 * MAX_TEXT, pattern=r"^[A-Za-z0-9_-]+$")] = None,
+        cursor: Annotated[str | None, Query(min_length=1, max_length=MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]+$")] = None,
         fmt: FormatQuery = "json",
     ) -> Response[Any]:
         after: tuple[str, str] | None = None

@@ -84,6 +84,7 @@ def test_GIVEN_empty_or_header_only_file_WHEN_parsed_THEN_no_rows(text: str, exp
         (b"Timestamp\tWarehouseName\tItemName\tStockLevelChange\n", "lacks column(s): ItemId"),
         (b"a\tb\n", "lacks column(s): Timestamp, WarehouseName, ItemId, ItemName, StockLevelChange"),
         (b"Timestamp,WarehouseName,ItemId,ItemName,StockLevelChange\r\n", "separated by ',', not TAB"),
+        (("\ufeff" + HEADER + "\n").encode("utf-32"), "file is UTF-32 text"),
         (b'"Timestamp";"WarehouseName";"ItemId";"ItemName";"StockLevelChange"\n', "separated by ';', not TAB"),
         (b"Timestamp\tItemId\tWarehouseName\tItemId\tItemName\tStockLevelChange\n", "more than once"),
         (b"Timestamp\tWarehouse\xffName\n", "not valid UTF-8"),
