@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from enum import Enum
 from typing import Annotated
 
@@ -9,7 +10,18 @@ import typer
 
 files_app = typer.Typer(help="Files received: their status, row counts and bad rows.", no_args_is_help=True)
 
-FILE_COLUMNS = ["sequence", "key", "kind", "status", "good_rows", "bad_rows", "applied_total", "reason", "arrived_at"]
+FILE_COLUMNS = [
+    "sequence",
+    "key",
+    "kind",
+    "status",
+    "good_rows",
+    "bad_rows",
+    "applied_total",
+    "reason",
+    "arrived_at",
+    "etag",
+]
 TABLE_COLUMNS = ["sequence", "key", "status", "good_rows", "bad_rows", "reason"]
 BAD_ROW_COLUMNS = ["line", "reason", "raw"]
 
@@ -34,17 +46,7 @@ def list_files(
 
     st = state(ctx)
     rows = [
-        {
-            "sequence": f.sequence,
-            "key": f.key,
-            "kind": f.kind,
-            "status": f.status,
-            "good_rows": f.good_rows,
-            "bad_rows": f.bad_rows,
-            "applied_total": f.applied_total,
-            "reason": f.reason,
-            "arrived_at": f.arrived_at.isoformat(),
-        }
+        {**asdict(f), "arrived_at": f.arrived_at.isoformat()}
         for f in st.ports().table.files_since(after)
         if status is None or f.status == status.value
     ]
