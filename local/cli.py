@@ -132,8 +132,8 @@ def put(
     """Store a file in the bucket; `process` then applies it."""
     from datetime import UTC, datetime
 
-    from services.files.keys import key_for_upload
-    from services.files.logic import upload
+    from services.files.keys import BadKey, classify_key, key_for_upload, normalize_key
+    from services.files.logic import FileConflict, upload
 
     st = state(ctx)
     if not path.exists():
@@ -141,18 +141,42 @@ def put(
     if path.is_dir():
         if key:
             raise UserError("--key applies to a single file, not a folder")
-        uploads = [(p, p.relative_to(path).as_posix()) for p in sorted(path.rglob("*")) if p.is_file()]
+        # Hidden files (.DS_Store, ._x from macOS, .git/...) are not uploads, as in serve's inbox.
+        uploads = [
+            (p, p.relative_to(path).as_posix())
+            for p in sorted(path.rglob("*"))
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        ]
         if not uploads:
             raise UserError(f"no files under {path}")
+        # Every key is checked before anything is stored: a stray file refuses the folder, not half of it.
+        refused = []
+        for _, file_key in uploads:
+            try:
+                classify_key(normalize_key(file_key))
+            except BadKey as exc:
+                refused.append(str(exc))
+        if refused:
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise UserError(f"nothing stored: {refused[0]}{more}")
     else:
         uploads = [(path, key or key_for_upload(path.name, datetime.now(UTC).date()))]
-    stored = []
+    stored, conflicts = [], []
     for file_path, file_key in uploads:
-        info = upload(st.ports(), file_key, file_path)
+        try:
+            info = upload(st.ports(), file_key, file_path)
+        except FileConflict as exc:
+            if len(uploads) == 1:
+                raise
+            conflicts.append(str(exc))  # the other files of a folder still go in
+            continue
         stored.append({"key": info.key, "size": info.size, "etag": info.etag})
     from local.output import emit
 
     emit(stored, st.format, ["key", "size", "etag"], title="Stored")
+    if conflicts:
+        more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
+        raise UserError(f"{len(stored)} stored, {len(conflicts)} refused: {conflicts[0]}{more}")
 
 
 # ------------------------------------------------------------------------------------------ process

@@ -152,3 +152,36 @@ def test_files_list_their_fate_and_bad_rows_show_line_and_reason(tmp_path: Path,
     assert proc.stderr.strip().splitlines() == [
         "error: no file with key 'inventory_files/nope.csv' (see `inventory files list`)"
     ]
+
+
+def test_a_folder_skips_hidden_files_and_a_stray_file_refuses_all_of_it(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN a folder of generated files, as copied by a Mac (.DS_Store, ._ files, a .git folder)
+    samples = tmp_path / "samples"
+    run(cli_env, "generate", "--out", str(samples), "--files", "2", "--rows", "20", "--seed", "5")
+    keys = sorted(p.relative_to(samples).as_posix() for p in samples.rglob("*") if p.is_file())
+    (samples / ".DS_Store").write_bytes(b"\x00\x00\x00\x01Bud1")
+    (samples / "inventory_files" / "._20210215000000_inventory.csv").write_bytes(b"\x00\x05\x16\x07")
+    (samples / ".git").mkdir()
+    (samples / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
+    # WHEN it is put, and then a copy with a file outside the two prefixes
+    stored = as_json(cli_env, "put", str(samples))
+    (samples / "notes.txt").write_text("remember the milk\n")
+    refused = run(cli_env, "put", str(samples), ok=False)
+    # THEN the hidden files were passed over; the stray file refused the whole folder with one line
+    assert sorted(s["key"] for s in stored) == keys
+    assert refused.returncode == 1
+    assert refused.stderr.startswith("error: nothing stored: key 'notes.txt' must start with")
+    assert len(refused.stderr.strip().splitlines()) == 1
+    # AND a folder where one file conflicts with what its key holds still stores the others
+    (samples / "notes.txt").unlink()
+    first = samples / keys[0]
+    first.write_bytes(first.read_bytes() + b"2021-02-15T23:00:00Z\tW\tI\tN\t1\n")
+    newer = samples / "inventory_files" / "2021" / "02" / "17" / "20210217090000_inventory.csv"
+    newer.parent.mkdir(parents=True)
+    newer.write_text("Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n")
+    partly = run(cli_env, "--format", "json", "put", str(samples), ok=False)
+    assert partly.returncode == 1
+    assert f"{len(keys)} stored, 1 refused: {keys[0]} already holds different content" in partly.stderr
+    assert newer.relative_to(samples).as_posix() in {s["key"] for s in json.loads(partly.stdout)}
