@@ -476,3 +476,13 @@ def test_context_parameters_reach_the_resources(tmp_path: Path) -> None:
     assert environment["INVENTORY_CHECK_DELAY"] == "2.5"
     # notify mails the run's summary; the task itself sends no mail and is not told where to
     assert "INVENTORY_PURCHASING_EMAIL" not in environment
+
+
+def test_no_custom_resource_downloads_an_sdk_while_deploying(synthesized: Synthesized) -> None:
+    # installLatestAwsSdk would make the custom resource's Lambda fetch the AWS SDK from npm on every
+    # deploy: slow, and a failure wherever that Lambda has no internet access.
+    custom = {
+        k: v for k, v in synthesized.raw["Resources"].items() if v["Type"] == "Custom::CloudwatchLogResourcePolicy"
+    }
+    assert custom
+    assert all(v["Properties"]["InstallLatestAwsSdk"] is False for v in custom.values())
