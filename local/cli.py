@@ -132,7 +132,7 @@ def put(
     """Store a file in the bucket; `process` then applies it."""
     from datetime import UTC, datetime
 
-    from services.files.keys import BadKey, classify_key, key_for_upload, normalize_key
+    from services.files.keys import key_for_upload
     from services.files.logic import FileConflict, upload
 
     st = state(ctx)
@@ -141,27 +141,11 @@ def put(
     if path.is_dir():
         if key:
             raise UserError("--key applies to a single file, not a folder")
-        # Hidden files (.DS_Store, ._x from macOS, .git/...) are not uploads, as in serve's inbox.
-        uploads = [
-            (p, p.relative_to(path).as_posix())
-            for p in sorted(path.rglob("*"))
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        ]
-        if not uploads:
-            raise UserError(f"no files under {path}")
-        # Every key is checked before anything is stored: a stray file refuses the folder, not half of it.
-        refused = []
-        for _, file_key in uploads:
-            try:
-                classify_key(normalize_key(file_key))
-            except BadKey as exc:
-                refused.append(str(exc))
-        if refused:
-            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
-            raise UserError(f"nothing stored: {refused[0]}{more}")
+        uploads = _folder_uploads(path)
     else:
         uploads = [(path, key or key_for_upload(path.name, datetime.now(UTC).date()))]
-    stored, conflicts = [], []
+    stored: list[dict[str, object]] = []
+    conflicts: list[str] = []
     for file_path, file_key in uploads:
         try:
             info = upload(st.ports(), file_key, file_path)
@@ -177,6 +161,30 @@ def put(
     if conflicts:
         more = f" (and {len(conflicts) - 1} more)" if len(conflicts) > 1 else ""
         raise UserError(f"{len(stored)} stored, {len(conflicts)} refused: {conflicts[0]}{more}")
+
+
+def _folder_uploads(folder: Path) -> list[tuple[Path, str]]:
+    """A folder's files with their keys; UserError, before anything is stored, if any key is unusable."""
+    from services.files.keys import BadKey, classify_key, normalize_key
+
+    # Hidden files (.DS_Store, ._x from macOS, .git/...) are not uploads, as in serve's inbox.
+    uploads = [
+        (p, p.relative_to(folder).as_posix())
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    ]
+    if not uploads:
+        raise UserError(f"no files under {folder}")
+    refused = []
+    for _, file_key in uploads:
+        try:
+            classify_key(normalize_key(file_key))
+        except BadKey as exc:
+            refused.append(str(exc))
+    if refused:
+        more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+        raise UserError(f"nothing stored: {refused[0]}{more}")
+    return uploads
 
 
 # ------------------------------------------------------------------------------------------ process
