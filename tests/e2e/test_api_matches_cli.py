@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import pty
 import subprocess
 import sys
 import urllib.error
@@ -159,3 +161,52 @@ def test_schemathesis_finds_no_failures(base_url: str, tmp_path: Path) -> None:
     tail = result.stdout[-4000:]
     assert result.returncode == 0, tail
     assert "passed" in tail
+
+
+def test_sql_runs_several_statements_from_the_argument_or_a_script(home: Path) -> None:
+    # WHEN two statements come in one argument, and a script comes on stdin
+    both = inventory_json(home, "sql", "SELECT 41 + 1 AS x; SELECT ';' AS semi, count(*) > 0 AS some FROM transactions")
+    script = subprocess.run(
+        [INVENTORY, "--home", str(home), "--format", "csv", "sql"],
+        input="SELECT 1 AS a;\n-- a comment\nSELECT 'b' AS b;\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    broken = subprocess.run(
+        [INVENTORY, "--home", str(home), "sql"],
+        input="SELECT 1;\nSELEC 2;\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    # THEN each statement has its result; a script that does not parse runs nothing and says why in one line
+    assert both == [
+        {"query": "SELECT 41 + 1 AS x;", "rows": [{"x": 42}]},
+        {"query": "SELECT ';' AS semi, count(*) > 0 AS some FROM transactions", "rows": [{"semi": ";", "some": True}]},
+    ]
+    assert script.stdout == "a\n1\n\nb\nb\n\n"
+    assert broken.returncode == 1 and broken.stdout == ""
+    assert broken.stderr.count("\n") == 1 and "syntax error" in broken.stderr
+
+
+def test_sql_in_a_terminal_is_a_prompt_that_survives_errors(home: Path) -> None:
+    # GIVEN a terminal on stdin (stdout is a pipe, as in `inventory sql > results.txt`)
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [INVENTORY, "--home", str(home), "--format", "csv", "sql"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    os.close(terminal)
+    # WHEN a statement over two lines, a broken one, another one and .quit are typed
+    os.write(controller, b"SELECT 41 + 1\n AS x;\nSELEC nonsense;\nSELECT 'still here' AS y;\n.quit\n")
+    out, err = proc.communicate(timeout=120)
+    os.close(controller)
+    # THEN the results reach stdout, the error and the prompts stderr, and the session went on to the end
+    assert proc.returncode == 0
+    assert out == "x\n42\ny\nstill here\n"
+    assert "syntax error" in err and "sql> " in err
