@@ -7,6 +7,7 @@ statements: several in the argument, or a script or an interactive session on st
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -24,16 +25,30 @@ def sql(
             "Without it, statements are read from stdin (a script, or a prompt in a terminal).",
         ),
     ] = None,
+    first_day: Annotated[
+        datetime | None,
+        typer.Option("--from", formats=["%Y-%m-%d"], help="Only files dated this day or later (the key's date)."),
+    ] = None,
+    last_day: Annotated[
+        datetime | None,
+        typer.Option("--to", formats=["%Y-%m-%d"], help="Only files dated this day or earlier."),
+    ] = None,
 ) -> None:
     """Run SQL over every good row of every inventory file in the bucket (read-only outside memory)."""
     from local.cli import UserError, state
     from services.reports.sql import SqlError, connect
 
     st = state(ctx)
+    if first_day and last_day and first_day > last_day:
+        raise UserError("--from is after --to")
     interactive = query is None and sys.stdin.isatty()
     if query is None and not interactive:
         query = sys.stdin.read()
-    con, _stats = connect(st.ports().objects)
+    con, _stats = connect(
+        st.ports().objects,
+        first_day=first_day.date() if first_day else None,
+        last_day=last_day.date() if last_day else None,
+    )
     try:
         if query is None:
             _prompt(con, st.format)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import duckdb
@@ -64,8 +65,18 @@ class LoadStats:
     unusable_files: int = 0
 
 
-def connect(objects: ObjectStore, *, batch_rows: int = BATCH_ROWS) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
-    """A read-only-to-the-outside DuckDB with the views `transactions` and `rejected_rows` loaded."""
+def connect(
+    objects: ObjectStore,
+    *,
+    batch_rows: int = BATCH_ROWS,
+    first_day: date | None = None,
+    last_day: date | None = None,
+) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
+    """A read-only-to-the-outside DuckDB with the views `transactions` and `rejected_rows` loaded.
+
+    With first_day/last_day only the files whose key is dated within them (inclusive) are read: loading
+    parses every file, so a range is what keeps a query over months of uploads quick.
+    """
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
     con.execute(_TRANSACTIONS_DDL)
@@ -73,6 +84,10 @@ def connect(objects: ObjectStore, *, batch_rows: int = BATCH_ROWS) -> tuple[duck
     stats = LoadStats()
     loader = _Loader(con, batch_rows)
     for info in objects.list(INVENTORY_PREFIX):
+        if first_day or last_day:
+            day = key_date(info.key)
+            if day is None or (first_day and day < first_day) or (last_day and day > last_day):
+                continue
         stats.files += 1
         loader.load_file(info.key, objects, stats)
     loader.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,19 @@ def test_the_documented_queries_run_and_agree_with_the_levels(runtime: LocalRunt
     for (w, _i), level in levels.items():
         by_warehouse[w] = by_warehouse.get(w, 0) + level
     assert net == by_warehouse  # all sample data is from February 2021
+
+
+def test_a_date_range_loads_only_the_files_dated_within_it(runtime: LocalRuntime) -> None:
+    # WHEN only 2021-02-16 is asked for (the key's date, both ends inclusive)
+    day = date(2021, 2, 16)
+    con, stats = connect(runtime.ports.objects, first_day=day, last_day=day)
+    whole, _ = connect(runtime.ports.objects)
+    # THEN exactly that day's files are read: good rows and bad ones (the unusable file is dated the 16th)
+    keys = {k for (k,) in run_query(con, "SELECT DISTINCT file_key FROM transactions").rows}
+    rejected = {k for (k,) in run_query(con, "SELECT DISTINCT file_key FROM rejected_rows").rows}
+    assert keys and all("/2021/02/16/" in k for k in keys)
+    assert "inventory_files/2021/02/16/unusable_inventory.csv" in rejected
+    assert all("/2021/02/16/" in k for k in rejected)
+    everything = {k for (k,) in run_query(whole, "SELECT DISTINCT file_key FROM transactions").rows}
+    assert keys == {k for k in everything if "/2021/02/16/" in k} and keys != everything
+    assert stats.files == len(keys | rejected)
