@@ -118,6 +118,16 @@ def test_aws_under_moto_answers_like_the_local_runtime(
     assert local_reports["restock"], "the raised thresholds must put pairs on the restock list"
     assert _reports(aws, warehouses, item_ids) == local_reports
 
+    # AND the file ledger and every file's bad rows read the same (arrival times and ETags aside)
+    def ledger(cli: Cli) -> list[tuple[Any, ...]]:
+        files = cli("files", "list")
+        return [(f["sequence"], f["key"], f["status"], f["good_rows"], f["bad_rows"], f["reason"]) for f in files]
+
+    assert ledger(aws) == ledger(local)
+    for _, file_key, _, _, bad, _ in ledger(local):
+        if bad:
+            assert aws("files", "bad-rows", file_key) == local("files", "bad-rows", file_key)
+
     # AND the event log holds the same events, bad rows and alerts included, each once
     local_events, aws_events = local("events", "list"), aws("events", "list")
     assert _comparable_events(aws_events) == _comparable_events(local_events)
