@@ -112,6 +112,16 @@ class Arrival:
 
 
 @dataclass(frozen=True, slots=True)
+class DefaultChange:
+    """The default threshold changed since the stored alert states were derived."""
+
+    old: int
+    new: int
+    generation: int  # grows with every change, so the same change made twice is two changes
+    items: list[str]  # items in stock without a threshold of their own, sorted
+
+
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     key: str
     kind: str
@@ -191,6 +201,13 @@ class StockTable(Protocol):
         ...
 
     def threshold(self, item_id: str) -> int: ...
+
+    def default_change(self) -> DefaultChange | None:
+        """Whether `default_threshold` differs from the default the stored alert states were derived with.
+
+        If it does, record the new one (with the unit of work) and return the change with the items it
+        applies to; None when it is the same, or when the store never recorded one (it is recorded)."""
+        ...
 
     def recheck_item(self, item_id: str) -> list[AlertState]:
         """Re-evaluate every pair of an item against its current threshold, store the new alert state,

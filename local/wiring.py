@@ -20,6 +20,7 @@ from adapters.settings import Settings
 from events.rules import DEFAULT_BUS
 from kms.envelope import EncryptionError, MasterKeyring, ObjectCipher
 from services.files.logic import object_created_event
+from services.thresholds.logic import apply_default_threshold
 
 DB_CONTEXT = "state.db"
 
@@ -93,6 +94,8 @@ def bootstrap(settings: Settings) -> LocalRuntime:
     mailer: Mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else OutboxMailer(home / "outbox", cipher)
     table = SqliteStockTable(db, settings.default_threshold)
     ports = Ports(objects=objects, table=table, bus=bus, mailer=mailer, clock=SystemClock(), settings=settings)
+    # A restart with another INVENTORY_DEFAULT_THRESHOLD: the sweep re-checks on the next delivery.
+    apply_default_threshold(ports)
     return LocalRuntime(ports=ports, db=db, bus=bus, keyring=keyring, cipher=cipher)
 
 

@@ -13,6 +13,7 @@ prefix, so a '#', a space or any unicode in a warehouse name or item id cannot m
 | file ledger | FILE#<key> | FILE | key, kind, etag, size, arrived_at, sequence (N), GSI4PK, |
 |  |  |  | status, counts, reason, pending (until its unit of work commits) |
 | arrival counter | COUNTER | FILES | value (N) |
+| default threshold in force | SETTINGS | DEFAULT_THRESHOLD | default_threshold (N), generation (N) |
 | bad row | BADROWS#<key> | LINE#<line, 10 digits> | line, reason, raw |
 | chunk marker | APPLIED#<key> | CHUNK#<n, 6 digits> or THRESHOLDS#<n> | outcomes (JSON) |
 | consumer marker | CONSUMED#<consumer>#<event id> | CONSUMED | expires_at (TTL) |
@@ -57,6 +58,7 @@ from adapters.ports import (
     Arrival,
     ArrivalStatus,
     BadRowRecord,
+    DefaultChange,
     FileRecord,
     FileStats,
     ItemTotal,
@@ -121,6 +123,10 @@ def restock_sort_key(warehouse: str, item_id: str) -> str:
     "A" comes before "A B" as in the tuple order; "WH#A#ITEM#" would put it after ('#' > ' ').
     """
     return f"{warehouse}\x01{item_id}"
+
+
+# The default threshold the stored alert states were derived with, and how often it changed.
+DEFAULT_KEY = {"PK": {"S": "SETTINGS"}, "SK": {"S": "DEFAULT_THRESHOLD"}}
 
 
 def threshold_key(item_id: str) -> dict[str, dict[str, str]]:
@@ -533,6 +539,53 @@ class DynamoStockTable:
     def threshold(self, item_id: str) -> int:
         item = self._get(threshold_key(item_id))
         return int(item["threshold"]) if item else self.default_threshold
+
+    def default_change(self) -> DefaultChange | None:
+        stored = self._get(DEFAULT_KEY)
+        if stored is not None and int(stored["default_threshold"]) == self.default_threshold:
+            return None
+        generation = int(stored["generation"]) + 1 if stored is not None else 0
+
+        def record() -> None:
+            # Conditional on the generation read: two functions that saw the same change record it once.
+            try:
+                self.db.put_item(
+                    TableName=self.table_name,
+                    Item={
+                        **DEFAULT_KEY,
+                        "default_threshold": _n(self.default_threshold),
+                        "generation": _n(generation),
+                    },
+                    ConditionExpression="attribute_not_exists(PK)" if stored is None else "generation = :read",
+                    **({} if stored is None else {"ExpressionAttributeValues": {":read": _n(generation - 1)}}),
+                )
+            except Exception as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+
+        self._later(record)  # after the events: a crash before them makes the retry see the change again
+        if stored is None:
+            return None
+        return DefaultChange(
+            int(stored["default_threshold"]), self.default_threshold, generation, self._unlisted_items()
+        )
+
+    def _unlisted_items(self) -> list[str]:
+        """Items in stock without a threshold of their own: one scan, as rare as a changed default."""
+        stocked: set[str] = set()
+        listed: set[str] = set()
+        paginator = self.db.get_paginator("scan")
+        pages = paginator.paginate(
+            TableName=self.table_name,
+            ProjectionExpression="PK, item_id",
+            FilterExpression="begins_with(PK, :pair) OR begins_with(PK, :threshold)",
+            ExpressionAttributeValues={":pair": _s("WH#"), ":threshold": _s("THRESHOLD#")},
+            ConsistentRead=True,
+        )
+        for page in pages:
+            for item in page.get("Items", []):
+                (listed if item["PK"]["S"].startswith("THRESHOLD#") else stocked).add(item["item_id"]["S"])
+        return sorted(stocked - listed)
 
     def recheck_item(self, item_id: str) -> list[AlertState]:
         threshold = self.threshold(item_id)

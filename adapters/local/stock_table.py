@@ -13,6 +13,7 @@ from adapters.ports import (
     Arrival,
     ArrivalStatus,
     BadRowRecord,
+    DefaultChange,
     FileRecord,
     FileStats,
     ItemTotal,
@@ -31,23 +32,29 @@ class SqliteStockTable:
     def __init__(self, db: Database, default_threshold: int = 10) -> None:
         self.db = db
         self.default_threshold = default_threshold
-        self._sync_default_threshold()
 
-    def _sync_default_threshold(self) -> None:
-        """Alert states depend on the default; when it changes between runs, re-derive them once."""
+    def default_change(self) -> DefaultChange | None:
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'default_threshold'").fetchone()
-            if row is not None and int(row[0]) == self.default_threshold:
-                return
-            if row is not None:
-                conn.execute(
-                    "UPDATE stock SET below = (level < :d) WHERE item_id NOT IN (SELECT item_id FROM thresholds)",
-                    {"d": self.default_threshold},
-                )
-            conn.execute(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES ('default_threshold', ?)",
-                (str(self.default_threshold),),
+            stored = dict(
+                conn.execute("SELECT key, value FROM meta WHERE key IN ('default_threshold', 'default_generation')")
             )
+            if "default_threshold" in stored and int(stored["default_threshold"]) == self.default_threshold:
+                return None
+            generation = int(stored.get("default_generation", 0)) + ("default_threshold" in stored)
+            conn.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [("default_threshold", str(self.default_threshold)), ("default_generation", str(generation))],
+            )
+            if "default_threshold" not in stored:
+                return None
+            items = [
+                item_id
+                for (item_id,) in conn.execute(
+                    "SELECT DISTINCT item_id FROM stock WHERE item_id NOT IN (SELECT item_id FROM thresholds) "
+                    "ORDER BY item_id"
+                )
+            ]
+            return DefaultChange(int(stored["default_threshold"]), self.default_threshold, generation, items)
 
     def transaction(self) -> AbstractContextManager[None]:
         @contextmanager

@@ -9,10 +9,13 @@ from events.models import FileArrived, FileRejected, ThresholdsUpdated
 from services.thresholds.parsing import MAX_THRESHOLDS_BYTES, InvalidThresholds, parse_thresholds
 
 SOURCE = "inventory.thresholds"
+# What a changed INVENTORY_DEFAULT_THRESHOLD is called where a thresholds file's key would stand.
+DEFAULT_KEY = "settings/default_threshold"
 
 
 def handle(ports: Ports, event: Envelope) -> None:
     arrived = FileArrived.model_validate(event.detail)
+    apply_default_threshold(ports)  # before the file: its changes are compared with the default in force
     key = arrived.key
     record = ports.table.file(key)
     if record is not None and record.status in ("applied", "rejected"):
@@ -35,6 +38,17 @@ def handle(ports: Ports, event: Envelope) -> None:
         if changes is None:
             return
         ports.bus.publish(updated_events(key, changes, ports.table.default_threshold))
+
+
+def apply_default_threshold(ports: Ports) -> None:
+    """A changed default threshold is a threshold change for every item without one of its own: the
+    sweep re-checks their stock and alerts the pairs it puts below, as it does for a thresholds file."""
+    with ports.table.transaction():
+        change = ports.table.default_change()
+        if change is None or not change.items:
+            return
+        key = f"{DEFAULT_KEY}/{change.generation}"
+        ports.bus.publish(updated_events(key, [(i, change.old, change.new) for i in change.items], change.new))
 
 
 def updated_events(key: str, changes: list[tuple[str, int, int]], default: int) -> list[Envelope]:

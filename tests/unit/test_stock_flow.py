@@ -148,6 +148,28 @@ def test_given_a_configured_default_then_unlisted_items_use_it(tmp_path: Path) -
     assert [(r["threshold"], r["below"]) for r in restock_report(rt.ports.table)] == [(100, True)]
 
 
+def test_a_restart_with_another_default_alerts_like_a_threshold_change(tmp_path: Path) -> None:
+    # GIVEN pairs at 15 (unlisted) and 15 (own threshold 12) with the default 10: nothing below
+    home = tmp_path / "h"
+    rt = bootstrap(Settings(home=home))
+    feed(rt, inv_key(1), tsv((T, "W", "a1", "A", 15), (T, "W", "b1", "B", 15)))
+    feed(rt, TKEY1, thresholds_file(b1=12))
+    assert alerts(rt) == [] and restock_report(rt.ports.table) == []
+    # WHEN the runtime restarts with the default 20, then with 10 again, then with 20 again
+    seen = []
+    for default in (20, 10, 20):
+        rt.close()
+        rt = bootstrap(Settings(home=home, default_threshold=default))
+        run_until_idle(rt.ports, rt.bus)
+        seen.append(([(r["item_id"], r["threshold"]) for r in restock_report(rt.ports.table)], len(alerts(rt))))
+    # THEN the unlisted pair alerts as for a threshold change, recovers with 10, and alerts again with 20;
+    # the pair with its own threshold never moves
+    assert seen == [([("a1", 20)], 1), ([], 1), ([("a1", 20)], 2)]
+    assert alerts(rt)[-1] == ("W", "a1", "threshold_update", 15, 20)
+    assert [m["Subject"] for m in mails(rt)].count("Restock needed: 1 item(s) below threshold") == 2
+    rt.close()
+
+
 def test_alert_rule_fires_on_crossing_only_and_rearms_after_recovery(runtime: LocalRuntime) -> None:
     # GIVEN a pair seen first at 12 (not below 10): no alert
     feed(runtime, inv_key(1), tsv((T, "W", "a1", "A", 12), (T, "W", "a2", "B", 3)))
