@@ -118,7 +118,6 @@ class DefaultChange:
     old: int
     new: int
     generation: int  # grows with every change, so the same change made twice is two changes
-    items: list[str]  # items in stock without a threshold of their own, sorted
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,11 +201,15 @@ class StockTable(Protocol):
 
     def threshold(self, item_id: str) -> int: ...
 
-    def default_change(self) -> DefaultChange | None:
-        """Whether `default_threshold` differs from the default the stored alert states were derived with.
+    def record_default_threshold(self) -> DefaultChange | None:
+        """Record `default_threshold` as the default the alert states follow (with the unit of work).
 
-        If it does, record the new one (with the unit of work) and return the change with the items it
-        applies to; None when it is the same, or when the store never recorded one (it is recorded)."""
+        Returns the change when it differs from the one recorded before; None when it is the same, or
+        when none was recorded yet (a new store)."""
+        ...
+
+    def unlisted_items(self) -> list[str]:
+        """Items in stock without a threshold of their own (the default applies to them), sorted."""
         ...
 
     def recheck_item(self, item_id: str) -> list[AlertState]:

@@ -79,11 +79,15 @@ class ThresholdChange(Detail):
 
 
 class ThresholdsUpdated(Detail):
+    """New thresholds took effect: a file's changes, or a new default (then every item without a
+    threshold of its own is affected, and the sweep finds them: `changes` is empty)."""
+
     file_key: str
     default_threshold: int
     batch: int = Field(ge=1)
     batches: int = Field(ge=1)
     changes: list[ThresholdChange]
+    default_changed_from: int | None = None
 
 
 class BelowThreshold(Detail):

@@ -20,6 +20,7 @@ from adapters.settings import Settings
 from events.rules import DEFAULT_BUS
 from kms.envelope import EncryptionError, MasterKeyring, ObjectCipher
 from services.files.logic import object_created_event
+from services.sweep import logic as sweep
 from services.thresholds.logic import apply_default_threshold
 
 DB_CONTEXT = "state.db"
@@ -94,8 +95,11 @@ def bootstrap(settings: Settings) -> LocalRuntime:
     mailer: Mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else OutboxMailer(home / "outbox", cipher)
     table = SqliteStockTable(db, settings.default_threshold)
     ports = Ports(objects=objects, table=table, bus=bus, mailer=mailer, clock=SystemClock(), settings=settings)
-    # A restart with another INVENTORY_DEFAULT_THRESHOLD: the sweep re-checks on the next delivery.
-    apply_default_threshold(ports)
+    # A start with another INVENTORY_DEFAULT_THRESHOLD: announced, and swept at once in the same
+    # transaction (the restock list is right before anything is delivered; the delivery is then a no-op).
+    with table.transaction():
+        for event in apply_default_threshold(ports):
+            sweep.handle(ports, event)
     return LocalRuntime(ports=ports, db=db, bus=bus, keyring=keyring, cipher=cipher)
 
 

@@ -540,7 +540,7 @@ class DynamoStockTable:
         item = self._get(threshold_key(item_id))
         return int(item["threshold"]) if item else self.default_threshold
 
-    def default_change(self) -> DefaultChange | None:
+    def record_default_threshold(self) -> DefaultChange | None:
         stored = self._get(DEFAULT_KEY)
         if stored is not None and int(stored["default_threshold"]) == self.default_threshold:
             return None
@@ -566,25 +566,20 @@ class DynamoStockTable:
         self._later(record)  # after the events: a crash before them makes the retry see the change again
         if stored is None:
             return None
-        return DefaultChange(
-            int(stored["default_threshold"]), self.default_threshold, generation, self._unlisted_items()
-        )
+        return DefaultChange(int(stored["default_threshold"]), self.default_threshold, generation)
 
-    def _unlisted_items(self) -> list[str]:
-        """Items in stock without a threshold of their own: one scan, as rare as a changed default."""
+    def unlisted_items(self) -> list[str]:
+        # Pairs by warehouse (the base table, items only: no scan through the ledger and its markers),
+        # then which of their items have a threshold of their own.
         stocked: set[str] = set()
-        listed: set[str] = set()
-        paginator = self.db.get_paginator("scan")
-        pages = paginator.paginate(
-            TableName=self.table_name,
-            ProjectionExpression="PK, item_id",
-            FilterExpression="begins_with(PK, :pair) OR begins_with(PK, :threshold)",
-            ExpressionAttributeValues={":pair": _s("WH#"), ":threshold": _s("THRESHOLD#")},
-            ConsistentRead=True,
-        )
-        for page in pages:
-            for item in page.get("Items", []):
-                (listed if item["PK"]["S"].startswith("THRESHOLD#") else stocked).add(item["item_id"]["S"])
+        for warehouse in self.warehouses():
+            for pair in self._query(
+                KeyConditionExpression="PK = :pk AND begins_with(SK, :prefix)",
+                ExpressionAttributeValues={":pk": _s(f"WH#{warehouse}"), ":prefix": _s("ITEM#")},
+                ProjectionExpression="item_id",
+            ):
+                stocked.add(pair["item_id"])
+        listed = {t["item_id"] for t in self._batch_get([threshold_key(i) for i in sorted(stocked)])}
         return sorted(stocked - listed)
 
     def recheck_item(self, item_id: str) -> list[AlertState]:

@@ -33,7 +33,7 @@ class SqliteStockTable:
         self.db = db
         self.default_threshold = default_threshold
 
-    def default_change(self) -> DefaultChange | None:
+    def record_default_threshold(self) -> DefaultChange | None:
         with self.db.transaction() as conn:
             stored = dict(
                 conn.execute("SELECT key, value FROM meta WHERE key IN ('default_threshold', 'default_generation')")
@@ -47,14 +47,13 @@ class SqliteStockTable:
             )
             if "default_threshold" not in stored:
                 return None
-            items = [
-                item_id
-                for (item_id,) in conn.execute(
-                    "SELECT DISTINCT item_id FROM stock WHERE item_id NOT IN (SELECT item_id FROM thresholds) "
-                    "ORDER BY item_id"
-                )
-            ]
-            return DefaultChange(int(stored["default_threshold"]), self.default_threshold, generation, items)
+            return DefaultChange(int(stored["default_threshold"]), self.default_threshold, generation)
+
+    def unlisted_items(self) -> list[str]:
+        sql = (
+            "SELECT DISTINCT item_id FROM stock WHERE item_id NOT IN (SELECT item_id FROM thresholds) ORDER BY item_id"
+        )
+        return [item_id for (item_id,) in self.db.conn.execute(sql)]
 
     def transaction(self) -> AbstractContextManager[None]:
         @contextmanager

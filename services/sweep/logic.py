@@ -9,16 +9,29 @@ from events.models import BelowThreshold, ThresholdsUpdated
 SOURCE = "inventory.sweep"
 
 
+class StaleDefault(RuntimeError):
+    """This function still runs with the default the event replaces (a deploy in progress): retry later."""
+
+
 def handle(ports: Ports, event: Envelope) -> None:
     updated = ThresholdsUpdated.model_validate(event.detail)
+    if updated.default_changed_from is not None and ports.table.default_threshold != updated.default_threshold:
+        raise StaleDefault(
+            f"the default threshold here is {ports.table.default_threshold}, the event's is "
+            f"{updated.default_threshold}; retried until this function runs with the new one"
+        )
     with ports.table.transaction():
         if not ports.table.first_delivery("sweep", event.id):
             return
+        if updated.default_changed_from is None:
+            items = [change.item_id for change in updated.changes]
+        else:
+            items = ports.table.unlisted_items()
         alerts: list[BelowThreshold] = []
-        for change in updated.changes:
+        for item_id in items:
             # Compare with the threshold in force now, not the event's: a later file may have changed it.
-            threshold = ports.table.threshold(change.item_id)
-            for pair in ports.table.recheck_item(change.item_id):
+            threshold = ports.table.threshold(item_id)
+            for pair in ports.table.recheck_item(item_id):
                 if not pair.was_below and pair.level < threshold:
                     alerts.append(
                         BelowThreshold(

@@ -40,15 +40,24 @@ def handle(ports: Ports, event: Envelope) -> None:
         ports.bus.publish(updated_events(key, changes, ports.table.default_threshold))
 
 
-def apply_default_threshold(ports: Ports) -> None:
-    """A changed default threshold is a threshold change for every item without one of its own: the
-    sweep re-checks their stock and alerts the pairs it puts below, as it does for a thresholds file."""
+def apply_default_threshold(ports: Ports) -> list[Envelope]:
+    """A changed default threshold is a threshold change for every item without one of its own: one
+    ThresholdsUpdated announces it, and the sweep finds those items, re-checks them and alerts."""
     with ports.table.transaction():
-        change = ports.table.default_change()
-        if change is None or not change.items:
-            return
-        key = f"{DEFAULT_KEY}/{change.generation}"
-        ports.bus.publish(updated_events(key, [(i, change.old, change.new) for i in change.items], change.new))
+        change = ports.table.record_default_threshold()
+        if change is None:
+            return []
+        detail = ThresholdsUpdated(
+            file_key=f"{DEFAULT_KEY}/{change.generation}",
+            default_threshold=change.new,
+            default_changed_from=change.old,
+            batch=1,
+            batches=1,
+            changes=[],
+        )
+        events = [new_event(detail, source=SOURCE, id_parts=(detail.file_key, 1))]
+        ports.bus.publish(events)
+        return events
 
 
 def updated_events(key: str, changes: list[tuple[str, int, int]], default: int) -> list[Envelope]:

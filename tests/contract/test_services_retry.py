@@ -84,7 +84,7 @@ def test_a_threshold_change_whose_alerts_were_not_published_alerts_on_retry(back
     ]
 
 
-def test_a_changed_default_whose_events_were_not_published_is_seen_again_and_alerts_once(backend: Backend) -> None:
+def test_a_changed_default_whose_event_was_not_published_is_seen_again_and_alerts_once(backend: Backend) -> None:
     # GIVEN stock of 12 and 4 under the default 10 (4 already below)
     stock = _arrived(backend, "inventory_files/2021/02/15/20210215120000_inventory.csv", ROWS.encode(), "inventory")
     ingest.handle(backend.ports, stock)
@@ -93,14 +93,19 @@ def test_a_changed_default_whose_events_were_not_published_is_seen_again_and_ale
     before = Counter(backend.delivered())
     with backend.crash_on_publish(), pytest.raises(InjectedCrash):
         thresholds.apply_default_threshold(backend.ports)
-    thresholds.apply_default_threshold(backend.ports)
-    thresholds.apply_default_threshold(backend.ports)  # and once more: nothing new
-    # THEN one ThresholdsUpdated went out for the items without their own threshold
-    [updated] = thresholds.updated_events("settings/default_threshold/1", [("a123v5", 10, 20), ("d23x56", 10, 20)], 20)
-    assert Counter(backend.delivered()) - before == Counter([updated.id])
-    # AND the sweep turns it into one alert: the pair that crossed, not the one already below
-    sweep.handle(backend.ports, updated)
-    sweep.handle(backend.ports, updated)
+    [announced] = thresholds.apply_default_threshold(backend.ports)
+    assert thresholds.apply_default_threshold(backend.ports) == []  # and once more: nothing new
+    # THEN one ThresholdsUpdated went out, saying the default changed from 10
+    assert Counter(backend.delivered()) - before == Counter([announced.id])
+    assert (announced.detail["default_changed_from"], announced.detail["default_threshold"]) == (10, 20)
+    # AND a sweep still running with the old default refuses it (retried), the right one alerts once:
+    # the pair that crossed, not the one already below
+    backend.ports.table.default_threshold = 10
+    with pytest.raises(sweep.StaleDefault):
+        sweep.handle(backend.ports, announced)
+    backend.ports.table.default_threshold = 20
+    sweep.handle(backend.ports, announced)
+    sweep.handle(backend.ports, announced)
     assert sum((Counter(backend.delivered()) - before).values()) == 2
     assert [(r.item_id, r.threshold) for r in backend.ports.table.restock_list()] == [
         ("a123v5", 20),

@@ -195,7 +195,7 @@ def test_the_restock_list_pages_in_warehouse_then_item_order(backend: Backend) -
     assert [len(page) for page in pages] == [3, 3, 1]
 
 
-def test_a_changed_default_threshold_is_recorded_once_with_the_items_it_applies_to(backend: Backend) -> None:
+def test_a_changed_default_threshold_is_recorded_once_and_applies_to_unlisted_items(backend: Backend) -> None:
     # GIVEN stock of three items, one of which has a threshold of its own
     table = backend.ports.table
     apply(table, "inventory_files/f1.csv", [delta("A", "a1", 15), delta("B", "a1", 3), delta("A", "b1", 50)])
@@ -204,29 +204,30 @@ def test_a_changed_default_threshold_is_recorded_once_with_the_items_it_applies_
     with table.transaction():
         table.set_thresholds("restock_thresholds/t.json", {"b1": 20})
     # WHEN the default in force is first seen, seen again, then changed twice (the second time back)
-    first, same = table.default_change(), table.default_change()
+    first, same = table.record_default_threshold(), table.record_default_threshold()
     table.default_threshold = 30
     with table.transaction():
-        raised = table.default_change()
-    after = table.default_change()
+        raised = table.record_default_threshold()
+    after = table.record_default_threshold()
     table.default_threshold = 10
-    lowered = table.default_change()
-    # THEN the first sighting is recorded silently; each change comes once, with the unlisted items
+    lowered = table.record_default_threshold()
+    # THEN the first sighting is recorded silently, each change comes once, and the default applies to
+    # the items without a threshold of their own
     assert (first, same, after) == (None, None, None)
-    assert raised == DefaultChange(old=10, new=30, generation=1, items=["a1", "c1"])
-    assert lowered == DefaultChange(old=30, new=10, generation=2, items=["a1", "c1"])
+    assert raised == DefaultChange(old=10, new=30, generation=1)
+    assert lowered == DefaultChange(old=30, new=10, generation=2)
+    assert table.unlisted_items() == ["a1", "c1"]
 
 
 def test_a_default_change_in_a_failed_transaction_is_seen_again(backend: Backend) -> None:
     table = backend.ports.table
-    apply(table, "inventory_files/f1.csv", [delta("A", "a1", 15)])
-    assert table.default_change() is None
+    assert table.record_default_threshold() is None
     table.default_threshold = 30
     with pytest.raises(InjectedCrash), table.transaction():
-        assert table.default_change() is not None
-        raise InjectedCrash("before the sweep's events went out")
-    # the retry sees the same change, so its events are not lost
-    assert table.default_change() == DefaultChange(old=10, new=30, generation=1, items=["a1"])
+        assert table.record_default_threshold() is not None
+        raise InjectedCrash("before the sweep's event went out")
+    # the retry sees the same change, so its event is not lost
+    assert table.record_default_threshold() == DefaultChange(old=10, new=30, generation=1)
 
 
 def test_the_ledger_keeps_arrival_order_duplicates_and_conflicts(backend: Backend) -> None:
