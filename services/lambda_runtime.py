@@ -83,8 +83,26 @@ def ports() -> Ports:
 
 def use_ports(value: Ports | None) -> None:
     """Run the handlers on ports built elsewhere (`inventory process` runs them in its own process)."""
-    global _ports
+    global _ports, _default_checked
     _ports = value
+    # Ports built elsewhere carry that process's settings, not the deployed ones: never record them.
+    _default_checked = value is not None
+
+
+# The functions that read thresholds from files check the default once per container: a deploy that
+# changes INVENTORY_DEFAULT_THRESHOLD starts new containers, so the first file after it notices.
+CHECKS_DEFAULT = frozenset({"ingest", "thresholds"})
+_default_checked = False
+
+
+def check_default_threshold(target: str) -> None:
+    global _default_checked
+    if _default_checked or target not in CHECKS_DEFAULT:
+        return
+    from services.thresholds.logic import apply_default_threshold
+
+    apply_default_threshold(ports())
+    _default_checked = True
 
 
 class EventFailed(Exception):
@@ -107,6 +125,7 @@ def parse_record(body: str) -> Envelope:
 def one_by_one(target: str, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Each record on its own (Powertools BatchProcessor): a failure retries that record only."""
     processor = BatchProcessor(event_type=EventType.SQS)
+    check_default_threshold(target)
 
     def record_handler(record: SQSRecord) -> None:
         envelope = parse_record(record.body)

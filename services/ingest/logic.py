@@ -13,7 +13,6 @@ from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_raw_event
 from events.models import FileArrived, FileRejected
 from services.ingest.parsing import PairSums, UnusableFile, sum_inventory
-from services.thresholds.logic import apply_default_threshold
 
 SOURCE = "inventory.ingest"
 # A mail or an event lists at most this many bad rows; all of them stay in the state store.
@@ -40,8 +39,6 @@ def parse_file(key: str, chunks: Any) -> ParsedFile:
 
 def handle(ports: Ports, event: Envelope) -> None:
     arrived = FileArrived.model_validate(event.detail)
-    # A redeploy (AWS) or restart (local) with another default is noticed by the next file at the latest.
-    apply_default_threshold(ports)
     key = arrived.key
     record = ports.table.file(key)
     if record is not None and record.status in ("applied", "rejected"):

@@ -15,7 +15,6 @@ DEFAULT_KEY = "settings/default_threshold"
 
 def handle(ports: Ports, event: Envelope) -> None:
     arrived = FileArrived.model_validate(event.detail)
-    apply_default_threshold(ports)  # before the file: its changes are compared with the default in force
     key = arrived.key
     record = ports.table.file(key)
     if record is not None and record.status in ("applied", "rejected"):

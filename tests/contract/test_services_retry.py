@@ -88,6 +88,7 @@ def test_a_changed_default_whose_event_was_not_published_is_seen_again_and_alert
     # GIVEN stock of 12 and 4 under the default 10 (4 already below)
     stock = _arrived(backend, "inventory_files/2021/02/15/20210215120000_inventory.csv", ROWS.encode(), "inventory")
     ingest.handle(backend.ports, stock)
+    assert thresholds.apply_default_threshold(backend.ports) == []  # 10 is recorded (AWS: a first deploy)
     # WHEN the default becomes 20, and the first attempt to announce it cannot publish
     backend.ports.table.default_threshold = 20
     before = Counter(backend.delivered())

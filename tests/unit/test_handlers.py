@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -139,3 +140,38 @@ def test_a_handler_imports_without_build_or_test_libraries(name: str) -> None:
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     # THEN it pulls in no CDK or test library
     assert run.stdout.strip() == ""
+
+
+def test_a_new_container_with_another_default_announces_it_once(aws: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities.batch.exceptions import BatchProcessingError
+
+    from services import lambda_runtime
+    from services.ingest.handler import handler
+    from services.thresholds.logic import DEFAULT_KEY
+
+    # GIVEN a table whose alert states follow the default 10 (recorded by an earlier deploy)
+    assert lambda_runtime.ports().table.record_default_threshold() is None
+    # WHEN the CLI runs the handler on its own ports with another default, then a deployed container
+    # with the default 25 gets two batches
+    cli_ports = lambda_runtime.ports()
+    cli_ports.table.default_threshold = 40
+    lambda_runtime.use_ports(cli_ports)
+
+    def invoke() -> None:
+        # A record that is not an event: it fails (so the batch does), which does not matter here.
+        with contextlib.suppress(BatchProcessingError):
+            handler({"Records": [_sqs_record(1, {"not": "an event"})]}, Context())
+
+    invoke()
+    monkeypatch.setenv("INVENTORY_DEFAULT_THRESHOLD", "25")
+    lambda_runtime.use_ports(None)  # a new container: ports from its environment
+    invoke()
+    invoke()
+    # THEN the sweep's queue holds exactly one announcement, from 10 to 25; the CLI's 40 was never recorded
+    sqs = aws("sqs")
+    url = sqs.get_queue_url(QueueName="inventory-sweep")["QueueUrl"]
+    messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    details = [json.loads(m["Body"])["detail"] for m in messages]
+    assert [(d["file_key"], d["default_changed_from"], d["default_threshold"]) for d in details] == [
+        (f"{DEFAULT_KEY}/1", 10, 25)
+    ]
