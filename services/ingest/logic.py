@@ -104,7 +104,7 @@ def _escaped_len(text: str) -> int:
     """An upper bound of the length of `text` inside JSON quotes, as json.dumps writes it."""
     if not text.isprintable():
         return len(json.dumps(text)) - 2
-    # json.dumps escapes a non-ASCII char as \uXXXX (6 chars, 12 beyond the BMP): at most 5 more than
+    # json.dumps escapes a non-ASCII char as a 6-char \u escape (12 beyond the BMP): at most 5 more than
     # the char per extra UTF-8 byte. Cheaper than dumping, and most item names here are not plain ASCII.
     extra_bytes = 0 if text.isascii() else len(text.encode()) - len(text)
     return len(text) + 5 * extra_bytes + text.count('"') + text.count("\\")
