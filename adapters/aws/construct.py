@@ -17,19 +17,10 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from adapters.aws.names import TABLE_INDEXES, TTL_ATTRIBUTE
 from events.rules import INVENTORY_PREFIX
 from services.construct import acknowledge
 
-# The stock table's indexes: index name -> (partition key, sort key, sort key type), and its TTL attribute.
-# They must equal adapters.aws.names.TABLE_INDEXES and TTL_ATTRIBUTE, which adapters/aws/stock_table.py
-# queries (issue 5); tests/infra/test_stack.py compares them whenever that module is present.
-TABLE_INDEXES: dict[str, tuple[str, str, str]] = {
-    "by_level": ("GSI1PK", "level", "N"),
-    "by_item": ("GSI2PK", "GSI2SK", "S"),
-    "restock": ("GSI3PK", "GSI3SK", "S"),
-    "arrivals": ("GSI4PK", "sequence", "N"),
-}
-TTL_ATTRIBUTE = "expires_at"
 _ATTRIBUTE_TYPES = {"S": dynamodb.AttributeType.STRING, "N": dynamodb.AttributeType.NUMBER}
 
 
