@@ -141,6 +141,7 @@ class Database:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.execute("PRAGMA foreign_keys=ON")
         self.conn.execute("PRAGMA temp_store=MEMORY")
+        self.conn.execute("PRAGMA cache_size=-16384")
         self.conn.executescript(SCHEMA)
         self._depth = 0
         self._lock = threading.RLock()

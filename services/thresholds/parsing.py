@@ -7,7 +7,6 @@ rules are few and hand-written messages can name the entry index, ItemId and fie
 
 from __future__ import annotations
 
-import codecs
 import json
 import re
 from typing import Any
@@ -50,10 +49,14 @@ def _short(value: Any, limit: int = 50) -> str:
 def _load(data: bytes) -> Any:
     if len(data) > MAX_THRESHOLDS_BYTES:
         raise InvalidThresholds(f"thresholds file is {len(data)} bytes, more than the limit of {MAX_THRESHOLDS_BYTES}")
+    # JSON may come as UTF-8 (a byte-order mark or not) or, from Windows tools such as PowerShell's
+    # Out-File, as UTF-16/UTF-32; json.detect_encoding tells them apart as RFC 4627 describes.
+    encoding = json.detect_encoding(data)
     try:
-        text = data.removeprefix(codecs.BOM_UTF8).decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise InvalidThresholds(f"thresholds file is not valid UTF-8 (byte {exc.start})") from None
+        name = encoding.removesuffix("-sig").removesuffix("-le").removesuffix("-be").upper()
+        raise InvalidThresholds(f"thresholds file is not valid {name} (byte {exc.start})") from None
     try:
         return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
@@ -91,9 +94,12 @@ def _entry(index: int, entry: Any) -> tuple[str, int]:
     if "RestockIfBelow" not in entry:
         raise InvalidThresholds(f"{where} lacks RestockIfBelow")
     value = entry["RestockIfBelow"]
-    # bool is an int subclass and 25.0 compares equal to 25; neither is accepted.
+    # JSON has one number type: tools that hold numbers as floats write 25 as 25.0, which means 25.
+    # bool is an int subclass, and "25" is text; neither is a number here.
+    if type(value) is float and value.is_integer():
+        value = int(value)
     if type(value) is not int:
-        raise InvalidThresholds(f"{where}: RestockIfBelow must be an integer, got {_short(value)}")
+        raise InvalidThresholds(f"{where}: RestockIfBelow must be a whole number, got {_short(value)}")
     if not 0 <= value <= MAX_THRESHOLD:
         raise InvalidThresholds(f"{where}: RestockIfBelow must be between 0 and {MAX_THRESHOLD}, got {value}")
     return item_id, value

@@ -98,8 +98,8 @@ def test_latin1_row_is_a_bad_row_not_a_lost_file(runtime: LocalRuntime) -> None:
     [
         (b"{not json", "JSON"),
         (b'{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": -1}]}', "between 0 and"),
-        (b'{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 2.5}]}', "integer"),
-        (b'{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": "25"}]}', "integer"),
+        (b'{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 2.5}]}', "whole number"),
+        (b'{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": "25"}]}', "whole number"),
         (b'{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 1e400}]}', ""),
         (b'{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 99999999999999999999}]}', ""),
         (b'{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 5}, {"ItemId": "a1", "RestockIfBelow": 6}]}', "a1"),

@@ -31,6 +31,23 @@ def test_GIVEN_bom_empty_list_and_limits_WHEN_parsed_THEN_accepted() -> None:
 
 
 @pytest.mark.parametrize(
+    "encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"]
+)
+def test_GIVEN_windows_tool_export_WHEN_parsed_THEN_same_as_utf8(encoding: str) -> None:
+    # PowerShell 5's Out-File writes UTF-16 with a byte-order mark; RFC 4627 JSON may also come without one.
+    text = json.dumps({"ThresholdList": [{"ItemId": "Größe-S", "RestockIfBelow": 25}]}, ensure_ascii=False)
+    assert parse_thresholds(text.encode(encoding)) == {"Größe-S": 25}
+
+
+def test_GIVEN_whole_number_written_as_float_WHEN_parsed_THEN_taken_as_that_integer() -> None:
+    # Tools that keep numbers as floats (pandas, many JSON exporters) write 25 as 25.0 or 2.5e1.
+    data = b'{"ThresholdList": [{"ItemId": "a", "RestockIfBelow": 25.0}, {"ItemId": "b", "RestockIfBelow": 2.5e1}]}'
+    result = parse_thresholds(data)
+    assert result == {"a": 25, "b": 25}
+    assert all(type(v) is int for v in result.values())
+
+
+@pytest.mark.parametrize(
     ("data", "message"),
     [
         (b" " * (MAX_THRESHOLDS_BYTES + 1), "more than the limit"),
@@ -46,10 +63,12 @@ def test_GIVEN_bom_empty_list_and_limits_WHEN_parsed_THEN_accepted() -> None:
         (doc({"ItemId": 7, "RestockIfBelow": 1}), "entry 0: ItemId must be a string"),
         (doc({"ItemId": "a\u0000", "RestockIfBelow": 1}), "control character"),
         (doc({"ItemId": "a"}), "entry 0 (ItemId 'a') lacks RestockIfBelow"),
-        (doc({"ItemId": "a", "RestockIfBelow": True}), "must be an integer, got True"),
-        (doc({"ItemId": "a", "RestockIfBelow": 2.5}), "must be an integer, got 2.5"),
-        (doc({"ItemId": "a", "RestockIfBelow": 25.0}), "must be an integer, got 25.0"),
-        (doc({"ItemId": "a", "RestockIfBelow": "25"}), "must be an integer, got '25'"),
+        (doc({"ItemId": "a", "RestockIfBelow": True}), "must be a whole number, got True"),
+        (doc({"ItemId": "a", "RestockIfBelow": 2.5}), "must be a whole number, got 2.5"),
+        (doc({"ItemId": "a", "RestockIfBelow": "25"}), "must be a whole number, got '25'"),
+        (b'{"ThresholdList": [{"ItemId": "a", "RestockIfBelow": 1e400}]}', "must be a whole number, got inf"),
+        (doc({"ItemId": "a", "RestockIfBelow": 1e10}), "between 0 and"),
+        (b"\xff\xfe" + '{"ThresholdList": []}'.encode("utf-16-le") + b"\x00\xd8", "not valid UTF-16"),
         (doc({"ItemId": "a", "RestockIfBelow": -1}), "between 0 and"),
         (doc({"ItemId": "a", "RestockIfBelow": MAX_THRESHOLD + 1}), "between 0 and"),
         (doc({"ItemId": "a", "RestockIfBelow": 1, "Note": "x"}), "entry 0 (ItemId 'a') has unknown field 'Note'"),
