@@ -208,6 +208,11 @@ class StockTable(Protocol):
         when none was recorded yet (a new store)."""
         ...
 
+    def recorded_default_threshold(self) -> int | None:
+        """The default the stored alert states follow (what `record_default_threshold` last recorded),
+        or None before the first record."""
+        ...
+
     def unlisted_items(self) -> list[str]:
         """Items in stock without a threshold of their own (the default applies to them), sorted."""
         ...

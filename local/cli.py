@@ -67,13 +67,22 @@ class State:
 
         return Settings.from_env(home=self.home)
 
-    def runtime(self) -> LocalRuntime:
+    def runtime(self, apply_default: bool = False) -> LocalRuntime:
+        """The local runtime; `apply_default` only for the commands that run the services (see bootstrap)."""
         if self.backend != "local":
             raise UserError("this command works on the local runtime only (drop --backend aws)")
         if self._runtime is None:
             from local.wiring import bootstrap
 
-            self._runtime = bootstrap(self.settings())
+            settings = self.settings()
+            self._runtime = bootstrap(settings, apply_default=apply_default)
+            in_force = self._runtime.ports.table.default_threshold
+            if in_force != settings.default_threshold:
+                print(
+                    f"note: INVENTORY_DEFAULT_THRESHOLD={settings.default_threshold} is not in force yet "
+                    f"(alerts follow {in_force}); `inventory process` or `inventory serve` applies it",
+                    file=sys.stderr,
+                )
         return self._runtime
 
     def aws(self) -> AwsRuntime:
@@ -211,7 +220,7 @@ def process(
 
         process_aws(st, invoke_local=invoke_local)
         return
-    runtime = st.runtime()
+    runtime = st.runtime(apply_default=True)
     stats = run_until_idle(runtime.ports, runtime.bus)
     summary = {"delivered": stats.delivered, "retried": stats.retried, "dead": stats.dead, **stats.by_target}
     from local.output import emit

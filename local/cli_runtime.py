@@ -23,7 +23,7 @@ def demo(
     if (settings.home / "state.db").exists():
         raise UserError(f"{settings.home} is not empty; the demo starts from an empty home (use --home DIR)")
     started = time.monotonic()
-    run_demo(st.runtime(), Console(), seed=seed)
+    run_demo(st.runtime(apply_default=True), Console(), seed=seed)
     Console().print(f"\nDemo finished in {time.monotonic() - started:.1f} s. Home: {settings.home.resolve()}")
 
 
@@ -48,7 +48,7 @@ def serve(
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     st = state(ctx)
-    runtime = st.runtime()
+    runtime = st.runtime(apply_default=True)
     settings = runtime.ports.settings
     nightly = NightlyValidation(settings)
     server = Server(runtime, nightly=nightly.start, poll_seconds=poll)
@@ -57,7 +57,7 @@ def serve(
     http = None
     if api:
         # Its own connection: a report never sees a file half-applied by the delivery thread.
-        api_runtime = bootstrap(settings)
+        api_runtime = bootstrap(settings, apply_default=False)
         try:
             http = make_server(api_runtime.ports, host, port, token=settings.api_token)
         except TokenRequired as exc:

@@ -52,7 +52,8 @@ def emit(data: Any, fmt: str, columns: Sequence[str] | None = None, title: str |
     table = Table(title=title, show_lines=False)
     for c in cols:
         numeric = bool(rows) and isinstance(rows[0].get(c), int) and not isinstance(rows[0].get(c), bool)
-        table.add_column(c, justify="right" if numeric else "left")
+        # Fold, never cut: keys and ids in a table are there to be copied into the next command.
+        table.add_column(c, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
         table.add_row(*(escape(str(_cell(row.get(c)))) for c in cols))
     Console().print(table)

@@ -149,7 +149,7 @@ class NightlyValidation:
         from local.wiring import bootstrap
         from validator.run import RunActive, run_validation
 
-        runtime = bootstrap(self.settings)
+        runtime = bootstrap(self.settings, apply_default=False)  # the serving runtime applied it
         try:
             summary = run_validation(runtime.ports, SqliteValidatorState(runtime.db), stop=self.stop_event)
             log.info(

@@ -72,7 +72,14 @@ def write_keys_file(home: Path, wrapped: bytes, exclusive: bool = False) -> None
         Path(tmp).unlink(missing_ok=True)
 
 
-def bootstrap(settings: Settings) -> LocalRuntime:
+def bootstrap(settings: Settings, apply_default: bool = True) -> LocalRuntime:
+    """The local runtime on `settings.home`.
+
+    apply_default: make INVENTORY_DEFAULT_THRESHOLD the default in force (announced and swept if it
+    changed). Of the commands, only those that run the services (`process`, `serve`, `demo`) do; the
+    others follow the default the state records, so a shell with another setting cannot change the
+    alert states by reading a report.
+    """
     home = settings.home
     home.mkdir(parents=True, exist_ok=True)
     keyring: MasterKeyring | None = None
@@ -95,11 +102,16 @@ def bootstrap(settings: Settings) -> LocalRuntime:
     mailer: Mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else OutboxMailer(home / "outbox", cipher)
     table = SqliteStockTable(db, settings.default_threshold)
     ports = Ports(objects=objects, table=table, bus=bus, mailer=mailer, clock=SystemClock(), settings=settings)
-    # A start with another INVENTORY_DEFAULT_THRESHOLD: announced, and swept at once in the same
-    # transaction (the restock list is right before anything is delivered; the delivery is then a no-op).
-    with table.transaction():
-        for event in apply_default_threshold(ports):
-            sweep.handle(ports, event)
+    if apply_default:
+        # A start with another INVENTORY_DEFAULT_THRESHOLD: announced, and swept at once in the same
+        # transaction (the restock list is right before anything is delivered; the delivery is a no-op).
+        with table.transaction():
+            for event in apply_default_threshold(ports):
+                sweep.handle(ports, event)
+    else:
+        recorded = table.recorded_default_threshold()
+        if recorded is not None:
+            table.default_threshold = recorded
     return LocalRuntime(ports=ports, db=db, bus=bus, keyring=keyring, cipher=cipher)
 
 

@@ -568,6 +568,10 @@ class DynamoStockTable:
             return None
         return DefaultChange(int(stored["default_threshold"]), self.default_threshold, generation)
 
+    def recorded_default_threshold(self) -> int | None:
+        stored = self._get(DEFAULT_KEY)
+        return int(stored["default_threshold"]) if stored is not None else None
+
     def unlisted_items(self) -> list[str]:
         # Pairs by warehouse (the base table, items only: no scan through the ledger and its markers),
         # then which of their items have a threshold of their own.

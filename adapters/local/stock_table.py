@@ -49,6 +49,10 @@ class SqliteStockTable:
                 return None
             return DefaultChange(int(stored["default_threshold"]), self.default_threshold, generation)
 
+    def recorded_default_threshold(self) -> int | None:
+        row = self.db.conn.execute("SELECT value FROM meta WHERE key = 'default_threshold'").fetchone()
+        return int(row[0]) if row else None
+
     def unlisted_items(self) -> list[str]:
         sql = (
             "SELECT DISTINCT item_id FROM stock WHERE item_id NOT IN (SELECT item_id FROM thresholds) ORDER BY item_id"

@@ -35,7 +35,14 @@ def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
     # On S3 the etag is not a SHA-256 (and not even an MD5 under SSE-KMS): compare the content itself.
     if old_etag is not None and old_etag != etag and not _holds(ports, key, etag, size):
         ports.bus.publish([_conflict_event(key, kind, etag)])
-        raise FileConflict(f"{key} already holds different content; refused (nothing was applied)")
+        # A key is applied once; a correction is a new file, and the key's folder still dates it.
+        folder, _, name = key.rpartition("/")
+        stem, dot, suffix = name.rpartition(".")
+        other = f"{folder}/{stem or suffix}_2{dot}{suffix if stem else ''}"
+        raise FileConflict(
+            f"{key} already holds different content; refused (nothing was applied). "
+            f"To send a correction, store it under a new name, e.g. {other}"
+        )
     return ports.objects.put(key, data)
 
 

@@ -16,6 +16,10 @@ class StaleDefault(RuntimeError):
 def handle(ports: Ports, event: Envelope) -> None:
     updated = ThresholdsUpdated.model_validate(event.detail)
     if updated.default_changed_from is not None and ports.table.default_threshold != updated.default_threshold:
+        if ports.table.recorded_default_threshold() != updated.default_threshold:
+            # Superseded: the default changed again since, and that change has its own event and sweep.
+            # Sweeping with a default no longer in force would alert on the wrong threshold.
+            return
         raise StaleDefault(
             f"the default threshold here is {ports.table.default_threshold}, the event's is "
             f"{updated.default_threshold}; retried until this function runs with the new one"

@@ -112,3 +112,23 @@ def test_a_changed_default_whose_event_was_not_published_is_seen_again_and_alert
         ("a123v5", 20),
         ("d23x56", 20),
     ]
+
+
+def test_a_superseded_default_change_is_skipped_quietly_by_the_sweep(backend: Backend) -> None:
+    # GIVEN stock of 12 and 4 under the default 10
+    stock = _arrived(backend, "inventory_files/2021/02/15/20210215120000_inventory.csv", ROWS.encode(), "inventory")
+    ingest.handle(backend.ports, stock)
+    assert thresholds.apply_default_threshold(backend.ports) == []
+    # WHEN the default goes to 20 and back to 10 before the first change is swept
+    backend.ports.table.default_threshold = 20
+    [to_20] = thresholds.apply_default_threshold(backend.ports)
+    backend.ports.table.default_threshold = 10
+    [back_to_10] = thresholds.apply_default_threshold(backend.ports)
+    before = Counter(backend.delivered())
+    # THEN the state follows 10, the change to 20 is acknowledged without a retry or an alert (a later
+    # change has its own sweep), and the change back to 10 sweeps as usual
+    assert backend.ports.table.recorded_default_threshold() == 10
+    sweep.handle(backend.ports, to_20)
+    sweep.handle(backend.ports, back_to_10)
+    assert Counter(backend.delivered()) - before == Counter()
+    assert [(r.item_id, r.threshold) for r in backend.ports.table.restock_list()] == [("d23x56", 10)]

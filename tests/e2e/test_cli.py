@@ -105,8 +105,11 @@ def test_conflicting_content_under_a_used_key_is_refused(tmp_path: Path, cli_env
     run(cli_env, "process")
     proc = run(cli_env, "put", str(second), "--key", key, ok=False)
     assert proc.returncode == 1 and "different content" in proc.stderr
+    # the refusal says how to send a correction, and that way works
+    assert "store it under a new name, e.g. inventory_files/2021/02/15/20210215120000_inventory_2.csv" in proc.stderr
+    run(cli_env, "put", str(second), "--key", key.replace(".csv", "_2.csv"))
     run(cli_env, "process")
-    assert report_json(cli_env, "item", "i1")["total"] == 20
+    assert report_json(cli_env, "item", "i1")["total"] == 119
     events = json.loads(run(cli_env, "--format", "json", "events", "list", "--type", "FileRejected").stdout)
     assert [e["detail"]["reason"] for e in events] == ["conflict"]
 
@@ -185,3 +188,30 @@ def test_a_folder_skips_hidden_files_and_a_stray_file_refuses_all_of_it(
     assert partly.returncode == 1
     assert f"{len(keys)} stored, 1 refused: {keys[0]} already holds different content" in partly.stderr
     assert newer.relative_to(samples).as_posix() in {s["key"] for s in json.loads(partly.stdout)}
+
+
+def test_only_commands_that_run_the_services_change_the_default_threshold(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN a pair at 15 processed under the default 10
+    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    path = tmp_path / "f.tsv"
+    path.write_text(
+        "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tShirt\t15\n"
+    )
+    run(cli_env, "put", str(path), "--key", key)
+    run(cli_env, "process")
+    with_20 = dict(cli_env, INVENTORY_DEFAULT_THRESHOLD="20")
+    # WHEN a shell with another default only reads a report
+    proc = run(with_20, "--format", "json", "report", "restock")
+    # THEN the report follows the default in force, says the other one is not applied, and changes nothing:
+    # the next `process` has nothing to sweep, nothing dead-lettered and no mail
+    assert json.loads(proc.stdout) == []
+    assert "INVENTORY_DEFAULT_THRESHOLD=20 is not in force yet" in proc.stderr
+    processed = as_json(cli_env, "process")
+    assert processed["dead"] == 0 and processed.get("notify", 0) == 0
+    assert as_json(cli_env, "mail", "list") == []
+    # AND `process` with the new default applies it: the pair is below 20 and one alert goes out
+    run(with_20, "process")
+    assert [(r["item_id"], r["threshold"]) for r in as_json(with_20, "report", "restock")] == [("a1", 20)]
+    assert len(as_json(cli_env, "mail", "list")) == 1
