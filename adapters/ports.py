@@ -131,7 +131,8 @@ class FileRecord:
     good_rows: int = 0
     bad_rows: int = 0
     applied_total: int = 0
-    reason: str = ""
+    reason: str = ""  # a short code: unreadable, invalid, ...
+    message: str = ""  # the sentence that says what is wrong, as the rejection mail gives it
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +184,7 @@ class StockTable(Protocol):
         """Files in arrival order (sequence) whose sequence is greater than the one given."""
         ...
 
-    def mark_rejected(self, key: str, reason: str) -> None: ...
+    def mark_rejected(self, key: str, reason: str, message: str = "") -> None: ...
 
     # -- stock
     def apply_file(

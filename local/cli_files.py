@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import asdict
 from enum import Enum
 from typing import Annotated
@@ -19,6 +20,7 @@ FILE_COLUMNS = [
     "bad_rows",
     "applied_total",
     "reason",
+    "message",
     "arrived_at",
     "etag",
 ]
@@ -50,8 +52,13 @@ def list_files(
         for f in st.ports().table.files_since(after)
         if status is None or f.status == status.value
     ]
-    # The terminal table keeps what fits on a line; JSON and CSV carry every column.
-    emit(rows, st.format, FILE_COLUMNS if st.format != "table" else TABLE_COLUMNS, title="Files")
+    if st.format == "table":
+        # The terminal table keeps what fits on a line, and a rejection's sentence says more than its
+        # code; JSON and CSV carry both, and every other column.
+        rows = [{**r, "reason": r["message"] or r["reason"]} for r in rows]
+        emit(rows, st.format, TABLE_COLUMNS, title="Files")
+        return
+    emit(rows, st.format, FILE_COLUMNS, title="Files")
 
 
 @files_app.command("bad-rows")
@@ -65,10 +72,14 @@ def bad_rows(
 
     st = state(ctx)
     table = st.ports().table
-    if table.file(key) is None:
+    record = table.file(key)
+    if record is None:
         raise UserError(f"no file with key {key!r} (see `inventory files list`)")
     rows = [{"line": b.line, "reason": b.reason, "raw": b.raw} for b in table.bad_rows(key)]
     emit(rows, st.format, BAD_ROW_COLUMNS, title=f"Bad rows of {key}")
+    if record.status == "rejected":
+        # No row of it was used, so no row is listed: say why the whole file was refused.
+        print(f"note: the whole file was rejected: {record.message or record.reason}", file=sys.stderr)
 
 
 def register(app: typer.Typer) -> None:

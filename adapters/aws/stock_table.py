@@ -11,7 +11,7 @@ prefix, so a '#', a space or any unicode in a warehouse name or item id cannot m
 | warehouse registry | WAREHOUSES | WH#<warehouse> | warehouse |
 | threshold | THRESHOLD#<item> | THRESHOLD | item_id, threshold (N), file_key |
 | file ledger | FILE#<key> | FILE | key, kind, etag, size, arrived_at, sequence (N), GSI4PK, |
-|  |  |  | status, counts, reason, pending (until its unit of work commits) |
+|  |  |  | status, counts, reason, message, pending (until its unit of work commits) |
 | arrival counter | COUNTER | FILES | value (N) |
 | default threshold in force | SETTINGS | DEFAULT_THRESHOLD | default_threshold (N), generation (N) |
 | bad row | BADROWS#<key> | LINE#<line, 10 digits> | line, reason, raw |
@@ -346,13 +346,13 @@ class DynamoStockTable:
         ):
             yield _file_record(item)
 
-    def mark_rejected(self, key: str, reason: str) -> None:
+    def mark_rejected(self, key: str, reason: str, message: str = "") -> None:
         self._later(
             lambda: self._update_file(
                 key,
-                "SET #st = :rejected, reason = :reason",
-                {"#st": "status"},
-                {":rejected": _s("rejected"), ":reason": _s(reason)},
+                "SET #st = :rejected, reason = :reason, #msg = :message",
+                {"#st": "status", "#msg": "message"},
+                {":rejected": _s("rejected"), ":reason": _s(reason), ":message": _s(message)},
             )
         )
 
@@ -815,4 +815,5 @@ def _file_record(item: dict[str, Any]) -> FileRecord:
         bad_rows=int(item.get("bad_rows", 0)),
         applied_total=int(item.get("applied_total", 0)),
         reason=item.get("reason", ""),
+        message=item.get("message", ""),
     )

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS files (
     good_rows INTEGER NOT NULL DEFAULT 0,
     bad_rows INTEGER NOT NULL DEFAULT 0,
     applied_total INTEGER NOT NULL DEFAULT 0,
-    reason TEXT NOT NULL DEFAULT ''
+    reason TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT ''
 );
 
 CREATE TABLE IF NOT EXISTS bad_rows (
@@ -143,8 +144,15 @@ class Database:
         self.conn.execute("PRAGMA temp_store=MEMORY")
         self.conn.execute("PRAGMA cache_size=-16384")
         self.conn.executescript(SCHEMA)
+        self._migrate()
         self._depth = 0
         self._lock = threading.RLock()
+
+    def _migrate(self) -> None:
+        """Columns added since a home was created (CREATE TABLE IF NOT EXISTS leaves old tables as they are)."""
+        columns = {row[1] for row in self.conn.execute("PRAGMA table_info(files)")}
+        if "message" not in columns:
+            self.conn.execute("ALTER TABLE files ADD COLUMN message TEXT NOT NULL DEFAULT ''")
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

@@ -101,9 +101,11 @@ class SqliteStockTable:
         for row in cur:
             yield _file_record(row)
 
-    def mark_rejected(self, key: str, reason: str) -> None:
+    def mark_rejected(self, key: str, reason: str, message: str = "") -> None:
         with self.db.transaction() as conn:
-            conn.execute("UPDATE files SET status = 'rejected', reason = ? WHERE key = ?", (reason, key))
+            conn.execute(
+                "UPDATE files SET status = 'rejected', reason = ?, message = ? WHERE key = ?", (reason, message, key)
+            )
 
     def bad_rows(self, key: str) -> list[BadRowRecord]:
         cur = self.db.conn.execute(
@@ -265,9 +267,9 @@ class SqliteStockTable:
         return list(map(StockRow._make, self.db.conn.execute(sql, params)))
 
 
-_FILE_COLUMNS = "key, kind, etag, sequence, arrived_at, status, good_rows, bad_rows, applied_total, reason"
+_FILE_COLUMNS = "key, kind, etag, sequence, arrived_at, status, good_rows, bad_rows, applied_total, reason, message"
 
 
 def _file_record(row: tuple[Any, ...]) -> FileRecord:
-    key, kind, etag, sequence, arrived_at, status, good, bad, total, reason = row
-    return FileRecord(key, kind, etag, sequence, parse_iso(arrived_at), status, good, bad, total, reason)
+    key, kind, etag, sequence, arrived_at, status, good, bad, total, reason, message = row
+    return FileRecord(key, kind, etag, sequence, parse_iso(arrived_at), status, good, bad, total, reason, message)

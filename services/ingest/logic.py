@@ -74,7 +74,7 @@ def reject_file(ports: Ports, key: str, reason: str, message: str, cause_id: str
     with ports.table.transaction():
         if not ports.table.first_delivery("ingest", cause_id):
             return
-        ports.table.mark_rejected(key, reason)
+        ports.table.mark_rejected(key, reason, message)
         detail = FileRejected(key=key, kind="inventory", reason=reason, message=message)
         ports.bus.publish([new_event(detail, source=SOURCE, id_parts=(key, reason))])
 

@@ -26,7 +26,7 @@ def handle(ports: Ports, event: Envelope) -> None:
     except InvalidThresholds as exc:
         with ports.table.transaction():
             if ports.table.first_delivery("thresholds", event.id):
-                ports.table.mark_rejected(key, "invalid")
+                ports.table.mark_rejected(key, "invalid", str(exc))
                 detail = FileRejected(key=key, kind="thresholds", reason="invalid", message=str(exc))
                 ports.bus.publish([new_event(detail, source=SOURCE, id_parts=(key, "invalid"))])
         return

@@ -242,9 +242,15 @@ def test_the_ledger_keeps_arrival_order_duplicates_and_conflicts(backend: Backen
     assert (duplicate.status, duplicate.sequence, duplicate.etag) == ("duplicate", 2, "e1")
     assert (conflict.status, conflict.sequence, conflict.etag) == ("conflict", 3, "e2")
     assert [f.key for f in table.files_since(1)] == ["inventory_files/1.csv", "inventory_files/2.csv"]
-    table.mark_rejected("inventory_files/0.csv", "unreadable")
+    table.mark_rejected("inventory_files/0.csv", "unreadable", "header (line 1) lacks column(s): ItemId")
     record = table.file("inventory_files/0.csv")
-    assert record is not None and (record.status, record.reason) == ("rejected", "unreadable")
+    assert record is not None
+    assert (record.status, record.reason, record.message) == (
+        "rejected",
+        "unreadable",
+        "header (line 1) lacks column(s): ItemId",
+    )
+    assert [f.message for f in table.files_since(0)] == ["header (line 1) lacks column(s): ItemId", "", ""]
     assert table.file("inventory_files/none.csv") is None
 
 

@@ -149,6 +149,19 @@ def test_files_list_their_fate_and_bad_rows_show_line_and_reason(tmp_path: Path,
         assert len(bad) == f["bad_rows"]
         assert [b["line"] for b in bad] == sorted(b["line"] for b in bad)
         assert all(b["line"] > 1 and b["reason"] and b["raw"] for b in bad)
+    # AND a file rejected whole is listed with the sentence that says why, in the table and in JSON
+    comma = tmp_path / "comma.csv"
+    comma.write_text("Timestamp,WarehouseName,ItemId,ItemName,StockLevelChange\n2021-02-15T12:00:00Z,W,a,A,1\n")
+    comma_key = "inventory_files/2021/02/16/20210216120000_inventory.csv"
+    run(cli_env, "put", str(comma), "--key", comma_key)
+    run(cli_env, "process")
+    [rejected] = as_json(cli_env, "files", "list", "--status", "rejected")
+    assert (rejected["key"], rejected["reason"]) == (comma_key, "unreadable")
+    assert "separated by ',', not TAB" in rejected["message"]
+    table = run(dict(cli_env, COLUMNS="200"), "files", "list", "--status", "rejected").stdout
+    assert "separated by ',', not TAB" in table
+    proc = run(cli_env, "files", "bad-rows", comma_key)
+    assert "the whole file was rejected: header (line 1) is separated by ','" in proc.stderr
     # AND an unknown key is one clear line and a non-zero exit
     proc = run(cli_env, "files", "bad-rows", "inventory_files/nope.csv", ok=False)
     assert proc.returncode == 1
