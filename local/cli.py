@@ -79,8 +79,9 @@ class State:
             in_force = self._runtime.ports.table.default_threshold
             if in_force != settings.default_threshold:
                 print(
-                    f"note: INVENTORY_DEFAULT_THRESHOLD={settings.default_threshold} is not in force yet "
-                    f"(alerts follow {in_force}); `inventory process` or `inventory serve` applies it",
+                    f"note: the default threshold in force is {in_force} (set by the last `process` or "
+                    f"`serve`), not INVENTORY_DEFAULT_THRESHOLD={settings.default_threshold}; "
+                    "`inventory process` or `inventory serve` applies it",
                     file=sys.stderr,
                 )
         return self._runtime

@@ -220,7 +220,8 @@ def test_only_commands_that_run_the_services_change_the_default_threshold(
     # THEN the report follows the default in force, says the other one is not applied, and changes nothing:
     # the next `process` has nothing to sweep, nothing dead-lettered and no mail
     assert json.loads(proc.stdout) == []
-    assert "INVENTORY_DEFAULT_THRESHOLD=20 is not in force yet" in proc.stderr
+    assert "the default threshold in force is 10 (set by the last `process` or `serve`), not " in proc.stderr
+    assert "INVENTORY_DEFAULT_THRESHOLD=20;" in proc.stderr
     processed = as_json(cli_env, "process")
     assert processed["dead"] == 0 and processed.get("notify", 0) == 0
     assert as_json(cli_env, "mail", "list") == []
