@@ -74,6 +74,8 @@ def write_keys_file(home: Path, wrapped: bytes, exclusive: bool = False) -> None
 
 def bootstrap(settings: Settings) -> LocalRuntime:
     home = settings.home
+    # A bad INVENTORY_SMTP_URL is refused before the home is created or touched.
+    smtp = SmtpMailer(settings.smtp_url) if settings.smtp_url else None
     home.mkdir(parents=True, exist_ok=True)
     keyring: MasterKeyring | None = None
     cipher: ObjectCipher | None = None
@@ -92,7 +94,7 @@ def bootstrap(settings: Settings) -> LocalRuntime:
         bus.publish([object_created_event(settings.bucket_name, info)], bus=DEFAULT_BUS)
 
     objects.on_put = announce
-    mailer: Mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else OutboxMailer(home / "outbox", cipher)
+    mailer: Mailer = smtp or OutboxMailer(home / "outbox", cipher)
     table = SqliteStockTable(db, settings.default_threshold)
     ports = Ports(objects=objects, table=table, bus=bus, mailer=mailer, clock=SystemClock(), settings=settings)
     # A start with another INVENTORY_DEFAULT_THRESHOLD: announced, and swept at once in the same
