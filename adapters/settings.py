@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
+from adapters.limits import MAX_ARCHIVE_DAYS, MAX_CHECK_DELAY
+
 
 class SettingsError(ValueError):
     pass
@@ -19,11 +21,11 @@ class Settings(BaseModel):
     sender_email: str = "inventory@example.com"
     smtp_url: str | None = None
     bucket_name: str = "inventory-local"
-    check_delay: float = Field(default=10.0, ge=0)
+    check_delay: float = Field(default=10.0, ge=0, le=MAX_CHECK_DELAY)
     max_attempts: int = Field(default=5, ge=1)
     retry_base_seconds: float = Field(default=0.2, ge=0)
     # How long the local event archive keeps delivered events (the AWS archive keeps them 365 days).
-    archive_days: int = Field(default=365, ge=1)
+    archive_days: int = Field(default=365, ge=1, le=MAX_ARCHIVE_DAYS)
     # Encryption at rest of the local home (kms.envelope); the master key lives outside the home.
     encrypt: bool = True
     master_key: str | None = Field(default=None, repr=False)

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from adapters.limits import LEVEL_BOUND
+
 if TYPE_CHECKING:
     from adapters.ports import Ports
     from local.cli_aws import AwsRuntime
@@ -241,7 +243,13 @@ def report_warehouse(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Warehouse name, e.g. 'Berlin 1'.")],
     min_level: Annotated[
-        int | None, typer.Option("--min-level", help="Only items with a level strictly greater than this.")
+        int | None,
+        typer.Option(
+            "--min-level",
+            min=-LEVEL_BOUND,
+            max=LEVEL_BOUND,
+            help="Only items with a level strictly greater than this.",
+        ),
     ] = None,
 ) -> None:
     """Every item of a warehouse (or those above a level)."""

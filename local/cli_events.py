@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from adapters.limits import MAX_ARCHIVE_DAYS
+
 events_app = typer.Typer(help="The event bus: archive, dead letters, replay, put.", no_args_is_help=True)
 
 
@@ -21,7 +23,24 @@ def _when(text: str | None, option: str) -> datetime | None:
         value = datetime.fromisoformat(text)
     except ValueError:
         raise UserError(f"{option} must be an ISO 8601 time such as 2021-02-15T12:00:00Z, not {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        # The archive compares UTC times: a time near year 1 or 9999 whose offset pushes it past the
+        # calendar fails here, where the option can still be named, not deep in a query.
+        return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+    except OverflowError:
+        raise UserError(f"{option} is out of range: {text!r} is not between years 1 and 9999 in UTC") from None
+
+
+def _detail_type(detail_type: str | None) -> str | None:
+    """The option's detail-type, refused when the contract has no such type (it would only ever match nothing)."""
+    if detail_type is None:
+        return None
+    from events import DETAIL_MODELS
+    from local.cli import UserError
+
+    if detail_type not in DETAIL_MODELS:
+        raise UserError(f"unknown detail-type {detail_type!r} for --type; one of: {', '.join(DETAIL_MODELS)}")
+    return detail_type
 
 
 def _event_dict(event: Any) -> dict[str, Any]:
@@ -45,12 +64,14 @@ def list_events(
     from local.output import emit
 
     st = state(ctx)
+    detail_type = _detail_type(detail_type)
+    since_at = _when(since, "--since")
     if st.backend == "aws":
         from local.cli_aws import audit_events
 
-        events = audit_events(st.aws(), detail_type=detail_type, since=_when(since, "--since"))
+        events = audit_events(st.aws(), detail_type=detail_type, since=since_at)
     else:
-        events = st.runtime().bus.archived(detail_type=detail_type, since=_when(since, "--since"))
+        events = st.runtime().bus.archived(detail_type=detail_type, since=since_at)
     rows = [_event_dict(e) for e in events]
     if st.format == "table":
         for row in rows:
@@ -149,11 +170,13 @@ def replay(
     from local.output import emit
 
     st = state(ctx)
-    runtime = st.runtime()
-    name = "replay-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     since_at = _when(since, "--since")
     assert since_at is not None
-    queued = runtime.bus.replay(name, since_at, _when(until, "--until"), detail_type)
+    until_at = _when(until, "--until")
+    detail_type = _detail_type(detail_type)
+    runtime = st.runtime()
+    name = "replay-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    queued = runtime.bus.replay(name, since_at, until_at, detail_type)
     stats = run_until_idle(runtime.ports, runtime.bus)
     emit({"replay": name, "deliveries": queued, "delivered": stats.delivered, "dead": stats.dead}, st.format)
 
@@ -163,7 +186,12 @@ def prune(
     ctx: typer.Context,
     days: Annotated[
         int | None,
-        typer.Option("--days", min=1, help="Keep this many days (default: INVENTORY_ARCHIVE_DAYS, 365)."),
+        typer.Option(
+            "--days",
+            min=1,
+            max=MAX_ARCHIVE_DAYS,
+            help="Keep this many days (default: INVENTORY_ARCHIVE_DAYS, 365).",
+        ),
     ] = None,
 ) -> None:
     """Forget delivered events older than the archive's retention (`serve` does this once a day)."""

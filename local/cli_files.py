@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from adapters.limits import SQLITE_MAX_INTEGER
+
 files_app = typer.Typer(help="Files received: their status, row counts and bad rows.", no_args_is_help=True)
 
 FILE_COLUMNS = [
@@ -39,7 +41,10 @@ def list_files(
     ctx: typer.Context,
     status: Annotated[FileStatus | None, typer.Option("--status", help="Only files in this state.")] = None,
     after: Annotated[
-        int, typer.Option("--after", min=0, help="Only files that arrived after this sequence number.")
+        int,
+        typer.Option(
+            "--after", min=0, max=SQLITE_MAX_INTEGER, help="Only files that arrived after this sequence number."
+        ),
     ] = 0,
 ) -> None:
     """Every file in arrival order: applied, rejected (with the reason) or still waiting."""

@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from adapters.limits import MAX_CHECK_DELAY
+
 if TYPE_CHECKING:
     from rich.progress import Progress as RichBar
 
@@ -59,6 +61,7 @@ def validate(
         typer.Option(
             "--check-delay",
             min=0.0,
+            max=MAX_CHECK_DELAY,
             help="Seconds the spec's slow check takes per transaction (default: $INVENTORY_CHECK_DELAY, else 10).",
         ),
     ] = None,

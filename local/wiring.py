@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.local.bus import LocalBus
-from adapters.local.database import Database
+from adapters.local.database import Database, is_plain_sqlite
 from adapters.local.mailer import OutboxMailer, SmtpMailer
 from adapters.local.object_store import FolderObjectStore, rewrap_file
 from adapters.local.stock_table import SqliteStockTable
@@ -50,7 +50,8 @@ def _database_key(home: Path, keyring: MasterKeyring) -> bytes:
         wrapped = base64.b64decode(json.loads(keys_file.read_text())[DB_CONTEXT])
         return keyring.decrypt_data_key(wrapped, DB_CONTEXT)
     if (home / "state.db").exists():
-        raise EncryptionError(f"{home} holds an unencrypted database; use INVENTORY_ENCRYPT=false or a new home")
+        # A plain database was refused earlier (bootstrap): this one is encrypted under a key that is gone.
+        raise EncryptionError(f"{home} has a database but no keys.json: its data key is lost, or the home is damaged")
     data_key, wrapped = keyring.generate_data_key(DB_CONTEXT)
     try:
         write_keys_file(home, wrapped, exclusive=True)
@@ -72,6 +73,27 @@ def write_keys_file(home: Path, wrapped: bytes, exclusive: bool = False) -> None
         Path(tmp).unlink(missing_ok=True)
 
 
+def _check_encryption_matches(settings: Settings) -> None:
+    """Refuse a home created with the other INVENTORY_ENCRYPT, before any key is looked for.
+
+    Otherwise an encrypted home opened in clear fails deep in SQLite ("file is not a database"), and a
+    clear home opened encrypted reports a missing master key, which sends the user hunting for a key
+    that never existed.
+    """
+    db = settings.home / "state.db"
+    if settings.encrypt and is_plain_sqlite(db):
+        raise EncryptionError(
+            f"{settings.home} is not encrypted (it was created with INVENTORY_ENCRYPT=false); "
+            "set INVENTORY_ENCRYPT=false to open it"
+        )
+    # An empty file is what an interrupted first start leaves: SQLite makes it a database either way.
+    if not settings.encrypt and db.exists() and db.stat().st_size > 0 and not is_plain_sqlite(db):
+        raise EncryptionError(
+            f"the database of {settings.home} is encrypted; INVENTORY_ENCRYPT=false cannot open it "
+            "(unset INVENTORY_ENCRYPT)"
+        )
+
+
 def bootstrap(settings: Settings, apply_default: bool = True) -> LocalRuntime:
     """The local runtime on `settings.home`.
 
@@ -81,10 +103,13 @@ def bootstrap(settings: Settings, apply_default: bool = True) -> LocalRuntime:
     alert states by reading a report.
     """
     home = settings.home
+    # A bad INVENTORY_SMTP_URL is refused before the home is created or touched.
+    smtp = SmtpMailer(settings.smtp_url) if settings.smtp_url else None
     home.mkdir(parents=True, exist_ok=True)
     keyring: MasterKeyring | None = None
     cipher: ObjectCipher | None = None
     db_key: bytes | None = None
+    _check_encryption_matches(settings)
     if settings.encrypt:
         fresh = not (home / "keys.json").exists() and not (home / "state.db").exists()
         keyring = MasterKeyring.load(settings.master_key, settings.master_key_file, create=fresh)
@@ -99,7 +124,7 @@ def bootstrap(settings: Settings, apply_default: bool = True) -> LocalRuntime:
         bus.publish([object_created_event(settings.bucket_name, info)], bus=DEFAULT_BUS)
 
     objects.on_put = announce
-    mailer: Mailer = SmtpMailer(settings.smtp_url) if settings.smtp_url else OutboxMailer(home / "outbox", cipher)
+    mailer: Mailer = smtp or OutboxMailer(home / "outbox", cipher)
     table = SqliteStockTable(db, settings.default_threshold)
     ports = Ports(objects=objects, table=table, bus=bus, mailer=mailer, clock=SystemClock(), settings=settings)
     if apply_default:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
 from adapters.ports import FileRecord
@@ -45,6 +45,11 @@ MISSING_OBJECT = "missing_object"
 # with a million bad rows cannot blow up the state store. The ledger keeps every bad row anyway.
 MAX_STORED_FINDINGS = 100_000
 DEFAULT_DUP_WINDOW_DAYS = 7
+
+# Files are dated by the warehouse's local day, and rows carry only their UTC instant: a row belongs to
+# the key's date when some UTC offset (-12:00 to +14:00) puts it on that date.
+_EARLIEST_OFFSET = timedelta(hours=-12)
+_LATEST_OFFSET = timedelta(hours=14)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EXACT = 2.0**32  # seconds: within this, a float timestamp round-trips to the exact microsecond
@@ -74,6 +79,14 @@ class SlowCheck:
         import validator.checks as module
 
         module.check_transaction(file_key, row, delay=self.delay)
+
+
+def _shifted(at: datetime, by: timedelta) -> datetime:
+    """`at + by`, or the calendar's first or last instant: a key may be dated 0001/01/01 or 9999/12/31."""
+    try:
+        return at + by
+    except OverflowError:
+        return (datetime.min if by < timedelta(0) else datetime.max).replace(tzinfo=UTC)
 
 
 class FindingRecord(NamedTuple):
@@ -123,6 +136,7 @@ class TransactionChecks:
         self.good = 0
         self.bad = 0
         self.total = 0
+        self._day: date | None = None
         self._day_start: datetime | None = None
         self._day_end: datetime | None = None
         self._day_keys: list[tuple[_DupKey, tuple[int, int]]] = []
@@ -157,12 +171,15 @@ class TransactionChecks:
         self.sequence = record.sequence
         self.good, self.bad, self.total, self.line = good, bad, total, line
         day = key_date(record.key)
+        self._day = day
         if day is None:
             self._day_start = self._day_end = None
             ordinal = self.newest_day or datetime.now(UTC).date().toordinal()
         else:
-            self._day_start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-            self._day_end = self._day_start + timedelta(days=1)
+            # The instants that are on `day` in some offset: its start at +14:00 up to its end at -12:00.
+            midnight = datetime(day.year, day.month, day.day, tzinfo=UTC)
+            self._day_start = _shifted(midnight, -_LATEST_OFFSET)
+            self._day_end = _shifted(midnight, timedelta(days=1) - _EARLIEST_OFFSET)
             ordinal = day.toordinal()
         self.newest_day = max(self.newest_day, ordinal)
         self._prune()
@@ -243,7 +260,11 @@ class TransactionChecks:
                         self._rename(item_id, item_name, line)
                     # A timestamp outside the date of the file's folder (yyyy/mm/dd in its key).
                     if start is not None and not (start <= ts < end):  # type: ignore[operator]
-                        add(OUTSIDE_FILE_DATE, line, f"timestamp {ts.isoformat()} is not on {start.date()}")
+                        add(
+                            OUTSIDE_FILE_DATE,
+                            line,
+                            f"timestamp {ts.isoformat()} is not on {self._day} in any UTC offset (-12:00 to +14:00)",
+                        )
                     # The same transaction in an earlier file (a file sent twice under two names, say).
                     key = (ts, warehouse, item_id, change)
                     here = (sequence, line)

@@ -106,6 +106,19 @@ def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 
 
+# Every plain SQLite file starts with this; a SQLCipher file starts with its random salt instead.
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def is_plain_sqlite(path: Path) -> bool:
+    """Whether `path` is an unencrypted SQLite database (False when it is absent or encrypted)."""
+    try:
+        with path.open("rb") as fh:
+            return fh.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except FileNotFoundError:
+        return False
+
+
 class WrongDatabaseKey(Exception):
     pass
 

@@ -10,6 +10,7 @@ from urllib.parse import unquote, urlparse
 
 from adapters.mime import to_mime
 from adapters.ports import Mail
+from adapters.settings import SettingsError
 from kms.envelope import ObjectCipher
 
 
@@ -66,7 +67,7 @@ class SmtpMailer:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         parsed = urlparse(url)
         if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
-            raise ValueError("INVENTORY_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
+            raise SettingsError("INVENTORY_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
         self.scheme = parsed.scheme
         self.host = parsed.hostname
         self.port = parsed.port or (465 if parsed.scheme == "smtps" else 25)

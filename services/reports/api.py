@@ -26,6 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
+from adapters.limits import LEVEL_BOUND
 from adapters.ports import StockTable
 from local.output import to_csv
 from services.reports.history import HistorySource, HistoryUnavailable
@@ -36,9 +37,6 @@ MAX_LIMIT = 1000
 # Cursors carry a page's last key in base64: two keys of MAX_TEXT characters at 4 UTF-8 bytes each and a
 # separator are 2,135 characters. Well under the URL limits (8 KB locally, 10 KB on API Gateway).
 MAX_CURSOR = 4000
-# Well inside int64 (SQLite's and DynamoDB's integers) and exactly representable as a double, so a client
-# that reads the OpenAPI bounds as JSON numbers (JavaScript, schemathesis) gets them exactly.
-LEVEL_BOUND = 10**18
 ROW_COLUMNS = ["warehouse", "item_id", "item_name", "level", "threshold", "below"]
 STATIC_FILES = ("index.html", "app.js", "style.css")
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from adapters.limits import LEVEL_BOUND
 from tests.cli_runner import as_json, run
 from tests.oracle import levels
 
@@ -79,6 +80,19 @@ def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_
         (["report", "warehouse", "x", "--min-level", "lots"], "--min-level"),
         (["--format", "yaml", "report", "restock"], "yaml"),
         (["events", "list", "--since", "last tuesday"], "ISO 8601"),
+        # numbers beyond what SQLite or datetime can hold are refused by the option, not by an overflow
+        (["report", "warehouse", "x", "--min-level", "9223372036854775808"], "--min-level"),
+        (["report", "warehouse", "x", "--min-level", str(-LEVEL_BOUND - 1)], "--min-level"),
+        (["report", "warehouse", "x", "--min-level", str(LEVEL_BOUND)], "unknown warehouse: x"),
+        (["files", "list", "--after", "99999999999999999999"], "--after"),
+        (["events", "prune", "--days", "99999999999"], "--days"),
+        (["validate", "--check-delay", "1e300"], "--check-delay"),
+        # times that exist in their own offset but not in UTC, where the archive compares them
+        (["events", "list", "--since", "9999-12-31T23:59:59-01:00"], "--since is out of range"),
+        (["events", "replay", "--since", "0001-01-01T00:00:00+01:00"], "--since is out of range"),
+        (["events", "replay", "--since", "2021-01-01", "--until", "9999-12-31T23:59:59-01:00"], "--until"),
+        (["events", "list", "--type", "Nope"], "unknown detail-type 'Nope' for --type; one of: FileArrived"),
+        (["events", "replay", "--since", "2021-01-01", "--type", "Nope"], "BelowThreshold"),
         (["events", "put", "BelowThreshold", "--detail", '{"warehouse": 1}'], "does not fit BelowThreshold"),
         (["nonsense"], "No such command"),
     ],
@@ -93,6 +107,28 @@ def test_user_errors_are_one_clear_line_and_a_non_zero_exit(
     assert lines[0].startswith("error: ")
     assert message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("INVENTORY_SMTP_URL", "http://x", "INVENTORY_SMTP_URL must look like smtp://"),
+        ("INVENTORY_ARCHIVE_DAYS", "99999999999", "invalid setting INVENTORY_ARCHIVE_DAYS"),
+        ("INVENTORY_CHECK_DELAY", "1e300", "invalid setting INVENTORY_CHECK_DELAY"),
+    ],
+)
+def test_a_bad_setting_is_one_clear_line_and_leaves_no_home_behind(
+    cli_env: dict[str, str], variable: str, value: str, message: str
+) -> None:
+    # GIVEN a setting no runtime can work with
+    env = dict(cli_env, **{variable: value})
+    # WHEN any command of the local runtime starts
+    proc = run(env, "status", ok=False)
+    # THEN it says which setting, in one line, before creating the home
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: ") and proc.stderr.count("\n") == 1, proc.stderr
+    assert message in proc.stderr
+    assert not Path(cli_env["INVENTORY_HOME"]).exists()
 
 
 def test_conflicting_content_under_a_used_key_is_refused(tmp_path: Path, cli_env: dict[str, str]) -> None:

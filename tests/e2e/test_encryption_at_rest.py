@@ -84,3 +84,33 @@ def test_a_wrong_or_missing_master_key_is_one_clear_error(tmp_path: Path, cli_en
     proc = run(env_key, "report", "restock", ok=False)
     assert proc.returncode == 1 and proc.stderr.count("\n") == 1 and "wrong master key" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_home_opened_with_the_other_inventory_encrypt_says_which_way_it_is(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN an encrypted home, and a clear one (INVENTORY_ENCRYPT=false) whose user never had a master key
+    run(cli_env, "status")
+    clear = dict(
+        cli_env,
+        INVENTORY_HOME=str(tmp_path / "clear"),
+        INVENTORY_MASTER_KEY_FILE=str(tmp_path / "none" / "master.key"),
+    )
+    run(dict(clear, INVENTORY_ENCRYPT="false"), "status")
+
+    # WHEN the encrypted one is opened with INVENTORY_ENCRYPT=false
+    proc = run(dict(cli_env, INVENTORY_ENCRYPT="false"), "status", ok=False)
+    # THEN one line says it is encrypted and what to unset (not SQLite's "file is not a database")
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "is encrypted" in proc.stderr and "unset INVENTORY_ENCRYPT" in proc.stderr
+
+    # WHEN the clear one is opened without it
+    proc = run(clear, "status", ok=False)
+    # THEN one line says it is not encrypted and what to set, not that a master key is missing
+    assert proc.returncode == 1 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "is not encrypted" in proc.stderr and "set INVENTORY_ENCRYPT=false" in proc.stderr
+    assert "master key" not in proc.stderr
+    assert not (tmp_path / "none" / "master.key").exists()
+    # and both still open the way they were made
+    run(cli_env, "status")
+    run(dict(clear, INVENTORY_ENCRYPT="false"), "status")

@@ -91,7 +91,8 @@ def test_duplicate_transactions_across_files_not_within_one(tmp_path):
     assert kinds(rt, summary) == [("duplicate_transaction", second, 3)]
 
 
-def test_timestamp_outside_the_files_date(tmp_path):
+def test_timestamp_outside_the_files_date_in_every_utc_offset(tmp_path):
+    # GIVEN a file dated the 15th with rows on the 15th in some offset, and rows on no offset's 15th
     rt = runtime(tmp_path)
     key = day_key(15, "a_inventory.csv")
     put(
@@ -100,16 +101,54 @@ def test_timestamp_outside_the_files_date(tmp_path):
         tsv(
             "2021-02-15T00:00:00Z|W1|i1|Mug|1",
             "2021-02-15T23:59:59Z|W1|i1|Mug|1",
-            "2021-02-16T00:30:00+01:00|W1|i1|Mug|1",  # 23:30 UTC on the 15th: fine
-            "2021-02-16T00:00:00Z|W1|i1|Mug|1",
-            "2021-02-14T23:59:59Z|W1|i1|Mug|1",
+            "2021-02-14T10:00:00Z|W1|i1|Mug|1",  # the 15th's first second at +14:00
+            "2021-02-16T11:59:59Z|W1|i1|Mug|1",  # the 15th's last second at -12:00
+            "2021-02-14T09:59:59Z|W1|i1|Mug|1",  # the 14th everywhere
+            "2021-02-16T12:00:00Z|W1|i1|Mug|1",  # the 16th everywhere
         ),
     )
+    # WHEN the validator runs
     summary = validate(rt)
+    # THEN only the rows that are on the 15th in no offset are found, and the message names the key's date
     assert kinds(rt, summary) == [
-        ("timestamp_outside_file_date", key, 5),
         ("timestamp_outside_file_date", key, 6),
+        ("timestamp_outside_file_date", key, 7),
     ]
+    assert "is not on 2021-02-15" in report(rt, summary)["findings_list"][0]["message"]
+
+
+def test_a_local_time_just_after_midnight_east_of_utc_is_on_the_files_date(tmp_path):
+    # GIVEN a file dated the 15th with a row at 00:30 local time (+01:00): 23:30 UTC on the 14th
+    rt = runtime(tmp_path)
+    put(rt, day_key(15, "a_inventory.csv"), tsv("2021-02-15T00:30:00+01:00|W1|i1|Mug|1"))
+    # WHEN the validator runs
+    summary = validate(rt)
+    # THEN the row is on the file's date (as the warehouse wrote it): no finding
+    assert (summary.transactions, summary.findings) == (1, 0)
+
+
+def test_a_timestamp_two_days_off_the_files_date_is_still_found(tmp_path):
+    # GIVEN a file dated the 15th with a row written on the 17th in its own offset
+    rt = runtime(tmp_path)
+    key = day_key(15, "a_inventory.csv")
+    put(rt, key, tsv("2021-02-17T00:30:00+01:00|W1|i1|Mug|1"))
+    # WHEN the validator runs
+    summary = validate(rt)
+    # THEN it is a finding
+    assert kinds(rt, summary) == [("timestamp_outside_file_date", key, 2)]
+
+
+def test_files_dated_at_the_calendars_ends_are_checked_without_overflow(tmp_path):
+    # GIVEN files whose keys are dated 0001-01-01 and 9999-12-31 (the offset window runs off the calendar)
+    rt = runtime(tmp_path)
+    first = "inventory_files/0001/01/01/a_inventory.csv"
+    last = "inventory_files/9999/12/31/b_inventory.csv"
+    put(rt, first, tsv("2021-02-15T10:00:00Z|W1|i1|Mug|1"))
+    put(rt, last, tsv("9999-12-31T10:00:00Z|W1|i1|Mug|1"))
+    # WHEN the validator runs
+    summary = validate(rt)
+    # THEN it completes: the row of 2021 is outside year 1, the row on the 31st is fine
+    assert kinds(rt, summary) == [("timestamp_outside_file_date", first, 2)]
 
 
 def test_reconciliation_against_the_ledger(tmp_path):

@@ -1,0 +1,21 @@
+"""Bounds on numbers users give (options, settings, API parameters), kept in one place.
+
+Free of imports on purpose: the command line reads these while it builds its options, before any
+command runs, and `inventory --help` must stay fast.
+"""
+
+from __future__ import annotations
+
+# Well inside int64 (SQLite's and DynamoDB's integers) and exactly representable as a double, so a client
+# that reads the OpenAPI bounds as JSON numbers (JavaScript, schemathesis) gets them exactly.
+LEVEL_BOUND = 10**18
+
+# SQLite stores integers in 64 bits; a larger Python int cannot even be bound as a query parameter.
+SQLITE_MAX_INTEGER = 2**63 - 1
+
+# A century: far beyond any retention anyone means, and `now - days` stays a representable date.
+MAX_ARCHIVE_DAYS = 36_500
+
+# An hour per transaction is already absurd for the slow check; larger values overflow the lease's
+# datetime arithmetic (and time.sleep) long before they mean anything.
+MAX_CHECK_DELAY = 3600.0
