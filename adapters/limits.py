@@ -13,6 +13,15 @@ LEVEL_BOUND = 10**18
 # SQLite stores integers in 64 bits; a larger Python int cannot even be bound as a query parameter.
 SQLITE_MAX_INTEGER = 2**63 - 1
 
+# The highest restock threshold, from a thresholds file or as the default: a billion items is beyond any
+# warehouse, and sums of levels stay far from int64.
+MAX_THRESHOLD = 1_000_000_000
+
+# Deliveries of one event before it is dead-lettered, and the first retry's delay: beyond these the
+# backoff arithmetic overflows long before it means anything.
+MAX_DELIVERY_ATTEMPTS = 1000
+MAX_RETRY_BASE_SECONDS = 300.0
+
 # A century: far beyond any retention anyone means, and `now - days` stays a representable date.
 MAX_ARCHIVE_DAYS = 36_500
 

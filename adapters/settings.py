@@ -7,7 +7,13 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationError
 
-from adapters.limits import MAX_ARCHIVE_DAYS, MAX_CHECK_DELAY
+from adapters.limits import (
+    MAX_ARCHIVE_DAYS,
+    MAX_CHECK_DELAY,
+    MAX_DELIVERY_ATTEMPTS,
+    MAX_RETRY_BASE_SECONDS,
+    MAX_THRESHOLD,
+)
 
 
 class SettingsError(ValueError):
@@ -16,14 +22,14 @@ class SettingsError(ValueError):
 
 class Settings(BaseModel):
     home: Path = Path(".inventory")
-    default_threshold: int = Field(default=10, ge=0)
+    default_threshold: int = Field(default=10, ge=0, le=MAX_THRESHOLD)
     purchasing_email: str = "purchasing@example.com"
     sender_email: str = "inventory@example.com"
     smtp_url: str | None = None
     bucket_name: str = "inventory-local"
     check_delay: float = Field(default=10.0, ge=0, le=MAX_CHECK_DELAY)
-    max_attempts: int = Field(default=5, ge=1)
-    retry_base_seconds: float = Field(default=0.2, ge=0)
+    max_attempts: int = Field(default=5, ge=1, le=MAX_DELIVERY_ATTEMPTS)
+    retry_base_seconds: float = Field(default=0.2, ge=0, le=MAX_RETRY_BASE_SECONDS)
     # How long the local event archive keeps delivered events (the AWS archive keeps them 365 days).
     archive_days: int = Field(default=365, ge=1, le=MAX_ARCHIVE_DAYS)
     # Encryption at rest of the local home (kms.envelope); the master key lives outside the home.

@@ -11,7 +11,8 @@ import json
 import re
 from typing import Any
 
-MAX_THRESHOLD = 1_000_000_000
+from adapters.limits import MAX_THRESHOLD
+
 MAX_THRESHOLDS_BYTES = 10 * 1024 * 1024
 
 _TOP_KEYS = frozenset({"ThresholdList"})

@@ -115,6 +115,9 @@ def test_user_errors_are_one_clear_line_and_a_non_zero_exit(
         ("INVENTORY_SMTP_URL", "http://x", "INVENTORY_SMTP_URL must look like smtp://"),
         ("INVENTORY_ARCHIVE_DAYS", "99999999999", "invalid setting INVENTORY_ARCHIVE_DAYS"),
         ("INVENTORY_CHECK_DELAY", "1e300", "invalid setting INVENTORY_CHECK_DELAY"),
+        ("INVENTORY_DEFAULT_THRESHOLD", "99999999999999999999", "invalid setting INVENTORY_DEFAULT_THRESHOLD"),
+        ("INVENTORY_MAX_ATTEMPTS", "100000", "invalid setting INVENTORY_MAX_ATTEMPTS"),
+        ("INVENTORY_RETRY_BASE_SECONDS", "1e300", "invalid setting INVENTORY_RETRY_BASE_SECONDS"),
     ],
 )
 def test_a_bad_setting_is_one_clear_line_and_leaves_no_home_behind(

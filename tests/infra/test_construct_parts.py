@@ -68,6 +68,8 @@ def test_stack_settings_read_from_cdk_json_and_are_validated() -> None:
         StackSettings.model_validate({"purchasingEmail": "not an address"})
     with pytest.raises(ValidationError):
         StackSettings.model_validate({"defaultThreshold": -1})
+    with pytest.raises(ValidationError):  # the functions' settings would refuse it at every invocation
+        StackSettings.model_validate({"defaultThreshold": 10**10})
     with pytest.raises(ValidationError, match="RetentionDays"):
         StackSettings.model_validate({"logRetention": "FOREVER_AND_A_DAY"})
     assert StackSettings.model_validate({"deletionProtection": "false"}).deletion_protection is False  # -c gives text
