@@ -25,6 +25,9 @@ RAW_CHARS = 500
 VALUE_CHARS = 50
 
 COLUMNS = ("Timestamp", "WarehouseName", "ItemId", "ItemName", "StockLevelChange")
+# The name time of a pair whose rows all had an empty ItemName: earlier than any row can be, so the
+# state adapters (which keep the name with the newest time) let any real name win over it, from any file.
+NO_NAME_TIME = datetime.min.replace(tzinfo=UTC)
 _BOM = "\ufeff"
 # Cc category: C0 controls, DEL and C1 controls. TAB never reaches a field because lines are split on it.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -392,7 +395,8 @@ class PairSums:
 
     `by_warehouse` maps warehouse -> item -> [summed change, newest name, time of that name]; the
     newest name is the one on the row with the latest timestamp (the later line on a tie), as when
-    folding the rows of `parse_inventory` in file order.
+    folding the rows of `parse_inventory` in file order. An empty ItemName is no name: its change
+    counts, but it never replaces a name; a pair without any name carries "" at `NO_NAME_TIME`.
     """
 
     __slots__ = ("bad_rows", "by_warehouse", "good_rows", "total")
@@ -414,10 +418,10 @@ class PairSums:
         items = self.by_warehouse.setdefault(warehouse, {})
         entry = items.get(item_id)
         if entry is None:
-            items[item_id] = [change, item_name, ts]
+            items[item_id] = [change, item_name, ts] if item_name else [change, "", NO_NAME_TIME]
         else:
             entry[0] += change
-            if ts >= entry[2]:
+            if item_name and ts >= entry[2]:
                 entry[1] = item_name
                 entry[2] = ts
 
@@ -464,6 +468,7 @@ def _sum_text(start: int, text: str, h: _Header, max_line_bytes: int, sums: Pair
     offsets = _OFFSETS
     by_warehouse = sums.by_warehouse
     add = sums.add
+    no_name_time = NO_NAME_TIME
     good = total = 0
     for line_no, line in enumerate(text.split("\n"), start):
         if not line or line.isspace():
@@ -523,10 +528,10 @@ def _sum_text(start: int, text: str, h: _Header, max_line_bytes: int, sums: Pair
             items = by_warehouse[warehouse] = {}
         entry = items.get(item_id)
         if entry is None:
-            items[item_id] = [change, item_name, ts]
+            items[item_id] = [change, item_name, ts] if item_name else [change, "", no_name_time]
         else:
             entry[0] += change
-            if ts >= entry[2]:
+            if item_name and ts >= entry[2]:
                 entry[1] = item_name
                 entry[2] = ts
     sums.good_rows += good

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.ingest.parsing import (
+    NO_NAME_TIME,
     BadRow,
     Row,
     UnusableFile,
@@ -228,11 +229,11 @@ def _fold(rows: list[Row | BadRow]) -> tuple[dict[str, dict[str, list[Any]]], li
         total += row.change
         entry = pairs.setdefault(row.warehouse, {}).get(row.item_id)
         if entry is None:
-            pairs[row.warehouse][row.item_id] = [row.change, row.item_name, row.ts]
-        else:
-            entry[0] += row.change
-            if row.ts >= entry[2]:
-                entry[1], entry[2] = row.item_name, row.ts
+            entry = pairs[row.warehouse][row.item_id] = [0, "", NO_NAME_TIME]
+        entry[0] += row.change
+        # An empty name is no name: it never replaces one.
+        if row.item_name and row.ts >= entry[2]:
+            entry[1], entry[2] = row.item_name, row.ts
     return pairs, bad, good, total
 
 
@@ -287,6 +288,25 @@ def test_GIVEN_same_pair_at_same_instant_WHEN_summed_THEN_later_line_names_it_li
     sums = sum_inventory(chunks)
     assert sums.by_warehouse == {"W1": {"i1": [4, "Pear", datetime(2021, 2, 15, 11, tzinfo=UTC)]}}
     assert [b.line for b in sums.bad_rows] == [5] and (sums.good_rows, sums.total) == (3, 4)
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))
+
+
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_GIVEN_a_newer_row_without_a_name_WHEN_summed_THEN_the_pair_keeps_the_newest_real_name(chunk: int) -> None:
+    lines = [
+        "2021-02-15T09:00:00Z\tW\tb\tBanana\t5",
+        "2021-02-15T10:00:00Z\tW\tb\t\t-1",  # newer, but no name: counts, does not rename
+        "2021-02-15T11:00:00Z\tW\tb\t  \t-1",  # blank is empty too
+        "2021-02-15T08:00:00Z\tW\tc\t\t2",  # a pair never named in this file
+        "2021-02-15T07:00:00Z\tW\tc\t\t1",
+    ]
+    data = (HEADER + "\n" + "\n".join(lines) + "\n").encode()
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    sums = sum_inventory(chunks)
+    # c carries no name, at a time no real name can be older than, so it never overwrites a stored name
+    assert sums.by_warehouse == {
+        "W": {"b": [3, "Banana", datetime(2021, 2, 15, 9, tzinfo=UTC)], "c": [3, "", NO_NAME_TIME]}
+    }
     assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))
 
 
