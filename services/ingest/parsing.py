@@ -226,14 +226,33 @@ def _check_change(text: str) -> int | str:
     return value
 
 
+def _align(fields: list[str], names: tuple[str, ...]) -> list[str] | str:
+    """A row's fields lined up with the header's, or the reason they cannot be.
+
+    Spreadsheets write trailing empty cells, so a row may lack trailing columns whose header name is
+    empty (they carry no data) and may have extra trailing fields that are blank. Anything else means
+    misaligned columns, where guessing could silently put a value in the wrong column.
+    """
+    n = len(names)
+    if len(fields) < n:
+        named = [i for i in range(len(fields), n) if names[i]]
+        if not named:
+            return fields + [""] * (n - len(fields))
+        missing = (names[i] or f"column {i + 1} (unnamed)" for i in range(len(fields), named[-1] + 1))
+        return f"missing column(s): {', '.join(missing)}"
+    if any(f.strip() for f in fields[n:]):
+        return f"{len(fields)} fields, header has {n}"
+    return fields[:n]
+
+
 def _slow_row(line_no: int, line: str, h: _Header) -> Row | BadRow:
     """Full checks with precise reasons; the fast path in `_parse_text` defers to this on any doubt."""
     fields = line.split("\t")
-    n = len(h.names)
-    if len(fields) < n:
-        return BadRow(line_no, f"missing column(s): {', '.join(h.names[len(fields) :])}", _raw(line))
-    if len(fields) > n:
-        return BadRow(line_no, f"{len(fields)} fields, header has {n}", _raw(line))
+    if len(fields) != len(h.names):
+        aligned = _align(fields, h.names)
+        if isinstance(aligned, str):
+            return BadRow(line_no, aligned, _raw(line))
+        fields = aligned
     if '"' in line:
         fields = [_unquote(f.strip()) for f in fields]
     ts_text = fields[h.ts].strip()

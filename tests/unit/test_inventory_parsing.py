@@ -121,6 +121,51 @@ def test_GIVEN_bad_line_WHEN_parsed_THEN_bad_row_with_reason(line: str, expected
     assert reason(line).startswith(expected)
 
 
+@pytest.mark.parametrize(
+    ("header", "line"),
+    [
+        (HEADER + "\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4"),  # header ends with a TAB
+        (HEADER + "\t\t \r", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\r"),
+        (HEADER + "\tNotes\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\tfragile"),
+        (HEADER, "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t"),  # a stray TAB at the end
+        (HEADER, "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t \t\r"),
+        (HEADER + "\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t\t\t"),
+    ],
+)
+def test_GIVEN_trailing_empty_fields_from_a_spreadsheet_WHEN_parsed_THEN_the_row_is_good(
+    header: str, line: str
+) -> None:
+    data = f"{header}\n{line}\n".encode()
+    rows = parse(data)
+    assert [(r.item_id, r.item_name, r.change) for r in rows if isinstance(r, Row)] == [("a1", "Shirt", 4)]
+    assert len(rows) == 1
+    sums = sum_inventory([data])
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(rows)
+
+
+@pytest.mark.parametrize(
+    ("header", "line", "expected"),
+    [
+        # a value beyond the header could belong to any column: still misaligned
+        (HEADER, "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t\t7", "7 fields, header has 5"),
+        (HEADER + "\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t\tx", "7 fields, header has 6"),
+        # a named column is never optional, and an unnamed one before it is named by its position
+        (HEADER + "\tNotes", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4", "missing column(s): Notes"),
+        (
+            HEADER + "\t\tNotes\t",
+            "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4",
+            "missing column(s): column 6 (unnamed), Notes",
+        ),
+        (HEADER + "\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt", "missing column(s): StockLevelChange"),
+    ],
+)
+def test_GIVEN_misaligned_row_around_unnamed_columns_WHEN_parsed_THEN_bad_row_naming_every_column(
+    header: str, line: str, expected: str
+) -> None:
+    (row,) = parse(f"{header}\n{line}\n")
+    assert isinstance(row, BadRow) and row.reason == expected
+
+
 def test_GIVEN_edge_values_WHEN_parsed_THEN_accepted() -> None:
     row = one('2021-02-15T12:00:00+05:30\t"Berlin ""1"""\t a1 \t5" Nails\t-1000000000')
     assert isinstance(row, Row)
@@ -245,7 +290,17 @@ _line = st.one_of(
         st.sampled_from(["Apple", "Pear", "", '5" Nails', "Crème"]),
         st.one_of(st.integers(-(10**10), 10**10).map(str), st.sampled_from(["1e3", "", "+4", "--2"])),
     ).map("\t".join),
-    st.sampled_from(["", "   ", "only\tfour\tfields\there", "\udcff"]),
+    st.sampled_from(
+        [
+            "",
+            "   ",
+            "only\tfour\tfields\there",
+            "\udcff",
+            "2021-02-15T11:00:00Z\tW1\ti1\tApple\t3\t",  # trailing empty fields, as spreadsheets write
+            "2021-02-15T11:00:00Z\tW1\ti1\t\t-2\t \t",
+            "2021-02-15T11:00:00Z\tW1\ti2\tPear\t1\t\tx",
+        ]
+    ),
 )
 
 
