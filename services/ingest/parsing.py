@@ -187,6 +187,11 @@ class _Header:
 
     @classmethod
     def parse(cls, line_no: int, line: str) -> _Header:
+        hint = _header_hint(line)
+        # A CR inside the header means the whole file is one line: even with every column found it
+        # would silently apply nothing, so it is refused whatever else the header says.
+        if hint == _CR_ONLY:
+            raise UnusableFile(f"header (line {line_no}) {hint}")
         names = tuple(_unquote(n.strip().strip(_BOM).strip()) for n in line.split("\t"))
         index: dict[str, int] = {}
         for i, name in enumerate(names):
@@ -196,6 +201,8 @@ class _Header:
             index.setdefault(key, i)
         missing = [c for c in COLUMNS if c.casefold() not in index]
         if missing:
+            if hint is not None:
+                raise UnusableFile(f"header (line {line_no}) {hint}")
             for separator in (",", ";", "|"):
                 found = {_unquote(n.strip()).casefold() for n in line.strip().strip(_BOM).split(separator)}
                 if found >= _WANTED:
@@ -210,6 +217,40 @@ class _Header:
 
 
 _WANTED = frozenset(c.casefold() for c in COLUMNS)
+
+
+_UTF16 = "looks like UTF-16 without a byte-order mark: save the file as UTF-8 (or UTF-16 with a byte-order mark)"
+_CR_ONLY = "runs into the next lines, which end with CR only: save the file with LF or CRLF line ends"
+
+
+def _header_hint(text: str) -> str | None:
+    """Which of two common export mistakes makes this header (or a file's first bytes) unreadable, if any."""
+    # UTF-16 of ASCII text is every other byte NUL; a few NULs alone say nothing about the encoding.
+    # Checked first: a UTF-16 header also holds a CR before its (NUL-padded) line end.
+    if text.count("\x00") * 3 >= len(text) > 0:
+        return _UTF16
+    if "\r" in text.rstrip():
+        return _CR_ONLY
+    return None
+
+
+def _long_header(line_no: int, max_line_bytes: int, head: bytes | bytearray) -> UnusableFile:
+    """A header too long to read: usually one of the two export mistakes, seen in the file's first bytes."""
+    hint = _header_hint(head.decode("utf-8", errors="replace"))
+    if hint is not None:
+        return UnusableFile(f"header (line {line_no}) {hint}")
+    return UnusableFile(f"header (line {line_no}) is longer than {max_line_bytes} bytes")
+
+
+def _keep_head(chunks: Iterable[bytes], head: bytearray, size: int = 4096) -> Iterator[bytes]:
+    """The stream unchanged, copying its first `size` bytes into `head` (for `_long_header`'s message)."""
+    stream = iter(chunks)
+    for chunk in stream:
+        head += chunk[: size - len(head)]
+        yield chunk
+        if len(head) >= size:
+            break
+    yield from stream
 
 
 def _check_change(text: str) -> int | str:
@@ -355,15 +396,21 @@ def _parse_bytes(start: int, block: bytes, h: _Header, max_line_bytes: int) -> I
         yield from _parse_text(line_no, text, h, max_line_bytes)
 
 
-def _find_header(blocks: Iterator[tuple[int, bytes | None]], max_line_bytes: int) -> tuple[_Header, int, bytes] | None:
-    """The header and whatever follows it in its block, or None for a file with nothing but blank lines."""
+def _find_header(
+    blocks: Iterator[tuple[int, bytes | None]], max_line_bytes: int, head: bytes | bytearray = b""
+) -> tuple[_Header, int, bytes] | None:
+    """The header and whatever follows it in its block, or None for a file with nothing but blank lines.
+
+    `head` is the start of the stream (filled as the blocks are read), only to explain a header that is
+    too long.
+    """
     for start, block in blocks:
         if block is None:
-            raise UnusableFile(f"header (line {start}) is longer than {max_line_bytes} bytes")
+            raise _long_header(start, max_line_bytes, head)
         lines = block.split(b"\n")
         for line_no, raw in enumerate(lines, start):
             if len(raw.rstrip(b"\r")) > max_line_bytes:
-                raise UnusableFile(f"header (line {line_no}) is longer than {max_line_bytes} bytes")
+                raise _long_header(line_no, max_line_bytes, raw[:4096])
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -384,8 +431,9 @@ def parse_inventory(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTE
     Raises UnusableFile before yielding anything if the header cannot be used. An empty or header-only
     file yields nothing.
     """
-    blocks = _iter_blocks(as_utf8(chunks), max_line_bytes)
-    found = _find_header(blocks, max_line_bytes)
+    head = bytearray()
+    blocks = _iter_blocks(_keep_head(as_utf8(chunks), head), max_line_bytes)
+    found = _find_header(blocks, max_line_bytes, head)
     if found is None:
         return
     header, start, rest = found
@@ -457,8 +505,9 @@ def sum_inventory(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES)
     Raises UnusableFile as `parse_inventory` does.
     """
     sums = PairSums()
-    blocks = _iter_blocks(as_utf8(chunks), max_line_bytes)
-    found = _find_header(blocks, max_line_bytes)
+    head = bytearray()
+    blocks = _iter_blocks(_keep_head(as_utf8(chunks), head), max_line_bytes)
+    found = _find_header(blocks, max_line_bytes, head)
     if found is None:
         return sums
     header, start, rest = found

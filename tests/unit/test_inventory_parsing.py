@@ -97,6 +97,40 @@ def test_GIVEN_unusable_header_WHEN_parsed_THEN_unusable_file_before_any_row(dat
         parse(data)
 
 
+_ROW = "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4"
+_CR_ONLY = "end with CR only: save the file with LF or CRLF line ends"
+_NO_BOM = "looks like UTF-16 without a byte-order mark: save the file as UTF-8 (or UTF-16 with a byte-order mark)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ((HEADER + "\r" + _ROW + "\r").encode(), _CR_ONLY),
+        # every column is found before the first CR: it would otherwise be a file of no rows
+        (f"{HEADER}\tNotes\r{_ROW}\tfragile\r".encode(), _CR_ONLY),
+        ((HEADER + "\r" + (_ROW + "\r") * 3000).encode(), _CR_ONLY),  # longer than a line may be
+        ((HEADER + "\r\n" + _ROW + "\r\n").encode("utf-16-le"), _NO_BOM),
+        ((HEADER + "\n" + _ROW + "\n").encode("utf-16-be"), _NO_BOM),
+    ],
+)
+@pytest.mark.parametrize("chunk", [None, 5, 1 << 20])
+def test_GIVEN_common_export_mistake_WHEN_parsed_THEN_one_line_saying_how_to_save_it(
+    data: bytes, message: str, chunk: int | None
+) -> None:
+    with pytest.raises(UnusableFile) as caught:
+        parse(data, chunk)
+    assert str(caught.value).startswith("header (line 1) ") and str(caught.value).endswith(message)
+    assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
+    with pytest.raises(UnusableFile, match="CR only" if message == _CR_ONLY else "UTF-16"):
+        sum_inventory([data])
+
+
+def test_GIVEN_a_binary_header_with_some_nul_bytes_WHEN_parsed_THEN_no_utf16_guess() -> None:
+    with pytest.raises(UnusableFile, match="lacks column") as caught:
+        parse(b"Timestamp\x00\tWarehouse\x00Name\tsomething else\n")
+    assert "UTF-16" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
