@@ -449,8 +449,8 @@ class DynamoStockTable:
                 was_below = bool(old and old.get("below"))
                 level = (int(old["level"]) if old else 0) + d.change
                 name_time = iso(d.name_time)
-                newer = old is None or name_time >= old["name_time"]
-                name = d.item_name if newer else old["item_name"]  # type: ignore[index]
+                newer = _newer_name(d.item_name, name_time, old)
+                name = d.item_name if old is None or newer else old["item_name"]
                 outcomes.append(PairOutcome(d.warehouse, d.item_id, name, d.change, level, threshold, was_below))
                 writes.append(_pair_update(d, old, level < threshold, newer, name_time))
             writes.append(
@@ -751,6 +751,17 @@ def _below_update(warehouse: str, item_id: str, below: bool) -> dict[str, Any]:
         "ExpressionAttributeNames": {},
         "ExpressionAttributeValues": {":below": {"BOOL": False}},
     }
+
+
+def _newer_name(name: str, name_time: str, old: dict[str, Any] | None) -> bool:
+    """Whether a file's name for a pair replaces the stored one: the SQLite adapter's rule.
+
+    An empty name never does (a file whose rows for a pair all lack a name must not blank it); a
+    name does if it is at least as new as the stored one, or if the stored one is empty.
+    """
+    if not name:
+        return False
+    return old is None or not old["item_name"] or name_time >= old["name_time"]
 
 
 def _pair_update(d: PairDelta, old: dict[str, Any] | None, below: bool, newer: bool, name_time: str) -> dict[str, Any]:

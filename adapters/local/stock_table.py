@@ -134,10 +134,14 @@ class SqliteStockTable:
             )
             params = {"default": self.default_threshold}
             # Read the state before the change once, set-based, then apply the whole file in one upsert.
+            # A name replaces the stored one if it is newer, or if none is stored; an empty name never
+            # does (a file whose rows for a pair all lack a name must not blank it). Both statements
+            # below apply that rule, and the DynamoDB adapter's `_newer_name` too.
             cur = conn.execute(
                 """
                 SELECT d.warehouse, d.item_id,
-                       CASE WHEN s.name_time IS NULL OR d.name_time >= s.name_time
+                       CASE WHEN s.name_time IS NULL
+                              OR d.item_name <> '' AND (s.item_name = '' OR d.name_time >= s.name_time)
                             THEN d.item_name ELSE s.item_name END,
                        d.change, COALESCE(s.level, 0) + d.change,
                        COALESCE(t.threshold, :default), COALESCE(s.below, 0)
@@ -160,9 +164,12 @@ class SqliteStockTable:
                     level = stock.level + excluded.level,
                     below = (stock.level + excluded.level) < COALESCE(
                         (SELECT threshold FROM thresholds WHERE item_id = excluded.item_id), :default),
-                    item_name = CASE WHEN excluded.name_time >= stock.name_time
+                    item_name = CASE WHEN excluded.item_name <> ''
+                                          AND (stock.item_name = '' OR excluded.name_time >= stock.name_time)
                                      THEN excluded.item_name ELSE stock.item_name END,
-                    name_time = MAX(stock.name_time, excluded.name_time)
+                    name_time = CASE WHEN excluded.item_name <> ''
+                                          AND (stock.item_name = '' OR excluded.name_time >= stock.name_time)
+                                     THEN excluded.name_time ELSE stock.name_time END
                 """,
                 params,
             )

@@ -25,6 +25,9 @@ RAW_CHARS = 500
 VALUE_CHARS = 50
 
 COLUMNS = ("Timestamp", "WarehouseName", "ItemId", "ItemName", "StockLevelChange")
+# The name time of a pair whose rows all had an empty ItemName: earlier than any row can be, so the
+# state adapters (which keep the name with the newest time) let any real name win over it, from any file.
+NO_NAME_TIME = datetime.min.replace(tzinfo=UTC)
 _BOM = "\ufeff"
 # Cc category: C0 controls, DEL and C1 controls. TAB never reaches a field because lines are split on it.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -184,6 +187,11 @@ class _Header:
 
     @classmethod
     def parse(cls, line_no: int, line: str) -> _Header:
+        hint = _header_hint(line)
+        # A CR inside the header means the whole file is one line: even with every column found it
+        # would silently apply nothing, so it is refused whatever else the header says.
+        if hint == _CR_ONLY:
+            raise UnusableFile(f"header (line {line_no}) {hint}")
         names = tuple(_unquote(n.strip().strip(_BOM).strip()) for n in line.split("\t"))
         index: dict[str, int] = {}
         for i, name in enumerate(names):
@@ -193,6 +201,8 @@ class _Header:
             index.setdefault(key, i)
         missing = [c for c in COLUMNS if c.casefold() not in index]
         if missing:
+            if hint is not None:
+                raise UnusableFile(f"header (line {line_no}) {hint}")
             for separator in (",", ";", "|"):
                 found = {_unquote(n.strip()).casefold() for n in line.strip().strip(_BOM).split(separator)}
                 if found >= _WANTED:
@@ -209,6 +219,40 @@ class _Header:
 _WANTED = frozenset(c.casefold() for c in COLUMNS)
 
 
+_UTF16 = "looks like UTF-16 without a byte-order mark: save the file as UTF-8 (or UTF-16 with a byte-order mark)"
+_CR_ONLY = "runs into the next lines, which end with CR only: save the file with LF or CRLF line ends"
+
+
+def _header_hint(text: str) -> str | None:
+    """Which of two common export mistakes makes this header (or a file's first bytes) unreadable, if any."""
+    # UTF-16 of ASCII text is every other byte NUL; a few NULs alone say nothing about the encoding.
+    # Checked first: a UTF-16 header also holds a CR before its (NUL-padded) line end.
+    if text.count("\x00") * 3 >= len(text) > 0:
+        return _UTF16
+    if "\r" in text.rstrip():
+        return _CR_ONLY
+    return None
+
+
+def _long_header(line_no: int, max_line_bytes: int, head: bytes | bytearray) -> UnusableFile:
+    """A header too long to read: usually one of the two export mistakes, seen in the file's first bytes."""
+    hint = _header_hint(head.decode("utf-8", errors="replace"))
+    if hint is not None:
+        return UnusableFile(f"header (line {line_no}) {hint}")
+    return UnusableFile(f"header (line {line_no}) is longer than {max_line_bytes} bytes")
+
+
+def _keep_head(chunks: Iterable[bytes], head: bytearray, size: int = 4096) -> Iterator[bytes]:
+    """The stream unchanged, copying its first `size` bytes into `head` (for `_long_header`'s message)."""
+    stream = iter(chunks)
+    for chunk in stream:
+        head += chunk[: size - len(head)]
+        yield chunk
+        if len(head) >= size:
+            break
+    yield from stream
+
+
 def _check_change(text: str) -> int | str:
     """The integer, or the reason it is not acceptable."""
     digits = text[1:] if text[:1] in ("+", "-") else text
@@ -223,14 +267,33 @@ def _check_change(text: str) -> int | str:
     return value
 
 
+def _align(fields: list[str], names: tuple[str, ...]) -> list[str] | str:
+    """A row's fields lined up with the header's, or the reason they cannot be.
+
+    Spreadsheets write trailing empty cells, so a row may lack trailing columns whose header name is
+    empty (they carry no data) and may have extra trailing fields that are blank. Anything else means
+    misaligned columns, where guessing could silently put a value in the wrong column.
+    """
+    n = len(names)
+    if len(fields) < n:
+        named = [i for i in range(len(fields), n) if names[i]]
+        if not named:
+            return fields + [""] * (n - len(fields))
+        missing = (names[i] or f"column {i + 1} (unnamed)" for i in range(len(fields), named[-1] + 1))
+        return f"missing column(s): {', '.join(missing)}"
+    if any(f.strip() for f in fields[n:]):
+        return f"{len(fields)} fields, header has {n}"
+    return fields[:n]
+
+
 def _slow_row(line_no: int, line: str, h: _Header) -> Row | BadRow:
     """Full checks with precise reasons; the fast path in `_parse_text` defers to this on any doubt."""
     fields = line.split("\t")
-    n = len(h.names)
-    if len(fields) < n:
-        return BadRow(line_no, f"missing column(s): {', '.join(h.names[len(fields) :])}", _raw(line))
-    if len(fields) > n:
-        return BadRow(line_no, f"{len(fields)} fields, header has {n}", _raw(line))
+    if len(fields) != len(h.names):
+        aligned = _align(fields, h.names)
+        if isinstance(aligned, str):
+            return BadRow(line_no, aligned, _raw(line))
+        fields = aligned
     if '"' in line:
         fields = [_unquote(f.strip()) for f in fields]
     ts_text = fields[h.ts].strip()
@@ -333,15 +396,21 @@ def _parse_bytes(start: int, block: bytes, h: _Header, max_line_bytes: int) -> I
         yield from _parse_text(line_no, text, h, max_line_bytes)
 
 
-def _find_header(blocks: Iterator[tuple[int, bytes | None]], max_line_bytes: int) -> tuple[_Header, int, bytes] | None:
-    """The header and whatever follows it in its block, or None for a file with nothing but blank lines."""
+def _find_header(
+    blocks: Iterator[tuple[int, bytes | None]], max_line_bytes: int, head: bytes | bytearray = b""
+) -> tuple[_Header, int, bytes] | None:
+    """The header and whatever follows it in its block, or None for a file with nothing but blank lines.
+
+    `head` is the start of the stream (filled as the blocks are read), only to explain a header that is
+    too long.
+    """
     for start, block in blocks:
         if block is None:
-            raise UnusableFile(f"header (line {start}) is longer than {max_line_bytes} bytes")
+            raise _long_header(start, max_line_bytes, head)
         lines = block.split(b"\n")
         for line_no, raw in enumerate(lines, start):
             if len(raw.rstrip(b"\r")) > max_line_bytes:
-                raise UnusableFile(f"header (line {line_no}) is longer than {max_line_bytes} bytes")
+                raise _long_header(line_no, max_line_bytes, raw[:4096])
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
@@ -362,8 +431,9 @@ def parse_inventory(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTE
     Raises UnusableFile before yielding anything if the header cannot be used. An empty or header-only
     file yields nothing.
     """
-    blocks = _iter_blocks(as_utf8(chunks), max_line_bytes)
-    found = _find_header(blocks, max_line_bytes)
+    head = bytearray()
+    blocks = _iter_blocks(_keep_head(as_utf8(chunks), head), max_line_bytes)
+    found = _find_header(blocks, max_line_bytes, head)
     if found is None:
         return
     header, start, rest = found
@@ -392,7 +462,8 @@ class PairSums:
 
     `by_warehouse` maps warehouse -> item -> [summed change, newest name, time of that name]; the
     newest name is the one on the row with the latest timestamp (the later line on a tie), as when
-    folding the rows of `parse_inventory` in file order.
+    folding the rows of `parse_inventory` in file order. An empty ItemName is no name: its change
+    counts, but it never replaces a name; a pair without any name carries "" at `NO_NAME_TIME`.
     """
 
     __slots__ = ("bad_rows", "by_warehouse", "good_rows", "total")
@@ -414,10 +485,10 @@ class PairSums:
         items = self.by_warehouse.setdefault(warehouse, {})
         entry = items.get(item_id)
         if entry is None:
-            items[item_id] = [change, item_name, ts]
+            items[item_id] = [change, item_name, ts] if item_name else [change, "", NO_NAME_TIME]
         else:
             entry[0] += change
-            if ts >= entry[2]:
+            if item_name and ts >= entry[2]:
                 entry[1] = item_name
                 entry[2] = ts
 
@@ -434,8 +505,9 @@ def sum_inventory(chunks: Iterable[bytes], max_line_bytes: int = MAX_LINE_BYTES)
     Raises UnusableFile as `parse_inventory` does.
     """
     sums = PairSums()
-    blocks = _iter_blocks(as_utf8(chunks), max_line_bytes)
-    found = _find_header(blocks, max_line_bytes)
+    head = bytearray()
+    blocks = _iter_blocks(_keep_head(as_utf8(chunks), head), max_line_bytes)
+    found = _find_header(blocks, max_line_bytes, head)
     if found is None:
         return sums
     header, start, rest = found
@@ -464,6 +536,7 @@ def _sum_text(start: int, text: str, h: _Header, max_line_bytes: int, sums: Pair
     offsets = _OFFSETS
     by_warehouse = sums.by_warehouse
     add = sums.add
+    no_name_time = NO_NAME_TIME
     good = total = 0
     for line_no, line in enumerate(text.split("\n"), start):
         if not line or line.isspace():
@@ -523,10 +596,10 @@ def _sum_text(start: int, text: str, h: _Header, max_line_bytes: int, sums: Pair
             items = by_warehouse[warehouse] = {}
         entry = items.get(item_id)
         if entry is None:
-            items[item_id] = [change, item_name, ts]
+            items[item_id] = [change, item_name, ts] if item_name else [change, "", no_name_time]
         else:
             entry[0] += change
-            if ts >= entry[2]:
+            if item_name and ts >= entry[2]:
                 entry[1] = item_name
                 entry[2] = ts
     sums.good_rows += good

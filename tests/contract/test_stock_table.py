@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.ports import BadRowRecord, DefaultChange, FileStats, PairDelta, StockTable
+from services.ingest.logic import drain
+from services.ingest.parsing import sum_inventory
 from tests.contract.conftest import Backend, InjectedCrash
 
 T0 = datetime(2021, 2, 15, 12, 0, tzinfo=UTC)
@@ -64,6 +66,40 @@ def test_levels_sum_every_file_and_the_newest_name_wins(backend: Backend) -> Non
     assert outcomes is not None
     assert [(o.level, o.was_below, o.item_name) for o in outcomes] == [(5, False, "New name")]
     assert table.warehouse_items("Berlin 1")[0].item_name == "New name"
+
+
+def parsed(*rows: str) -> list[PairDelta]:
+    """What ingest hands the table for a file of these rows (after the header)."""
+    text = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n" + "\n".join(rows) + "\n"
+    return list(drain(sum_inventory([text.encode()]).by_warehouse))
+
+
+def test_a_later_file_without_a_name_keeps_the_stored_name(backend: Backend) -> None:
+    # GIVEN a pair named by one file
+    table = backend.ports.table
+    apply(table, "inventory_files/f1.csv", parsed("2021-02-15T09:00:00Z\tW\tb\tBanana\t5"))
+    # WHEN later files carry newer rows for it whose ItemName is empty, one only those rows, one a
+    # (defensive) delta that gives the empty name a real, newer time
+    outcomes = apply(table, "inventory_files/f2.csv", parsed("2021-02-15T10:00:00Z\tW\tb\t\t-1"))
+    again = apply(table, "inventory_files/f3.csv", [PairDelta("W", "b", "", T0 + timedelta(days=1), -1)])
+    # THEN the levels count every row, and the name stays in the outcomes (alert mails) and the reports
+    assert outcomes is not None and again is not None
+    assert [(o.item_name, o.level) for o in outcomes + again] == [("Banana", 4), ("Banana", 3)]
+    assert [(r.item_name, r.level) for r in table.warehouse_items("W")] == [("Banana", 3)]
+    total = table.item_total("b")
+    assert total is not None and total.item_name == "Banana"
+
+
+def test_a_pair_first_seen_without_a_name_takes_the_first_real_name_even_an_older_one(backend: Backend) -> None:
+    # GIVEN a pair whose first file has no name for it
+    table = backend.ports.table
+    first = apply(table, "inventory_files/f1.csv", parsed("2021-02-15T10:00:00Z\tW\tc\t\t5"))
+    assert first is not None and [o.item_name for o in first] == [""]
+    # WHEN a file with older rows that do name it arrives late
+    outcomes = apply(table, "inventory_files/f2.csv", parsed("2021-02-15T08:00:00Z\tW\tc\tCherry\t1"))
+    # THEN the pair is named: a name always beats none
+    assert outcomes is not None and [(o.item_name, o.level) for o in outcomes] == [("Cherry", 6)]
+    assert [r.item_name for r in table.warehouse_items("W")] == ["Cherry"]
 
 
 def test_a_crash_in_the_middle_of_a_file_is_repaired_by_the_retry(backend: Backend) -> None:

@@ -64,6 +64,23 @@ def test_unusable_files_are_rejected_whole(runtime: LocalRuntime, data: bytes, r
     assert record is not None and record.status == "rejected"
 
 
+@pytest.mark.parametrize(
+    ("data", "words"),
+    [
+        ((HEADER + GOOD * 5000).replace(b"\n", b"\r"), "end with CR only: save the file with LF or CRLF"),
+        ((HEADER + GOOD).decode().encode("utf-16-le"), "UTF-16 without a byte-order mark: save the file as UTF-8"),
+    ],
+)
+def test_common_export_mistakes_are_rejected_with_how_to_save_the_file(
+    runtime: LocalRuntime, data: bytes, words: str
+) -> None:
+    upload(runtime.ports, KEY, data)
+    process(runtime)
+    ((got, message),) = rejections(runtime)
+    assert got == "unreadable" and words in message and "\n" not in message and "\r" not in message
+    assert runtime.ports.table.warehouses() == []
+
+
 @pytest.mark.parametrize("data", [b"", HEADER, b"\n\n\r\n", b"\xef\xbb\xbf" + HEADER + b"\n\n"])
 def test_empty_and_header_only_files_apply_nothing_and_complain_about_nothing(
     runtime: LocalRuntime, data: bytes

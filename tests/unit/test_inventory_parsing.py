@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.ingest.parsing import (
+    NO_NAME_TIME,
     BadRow,
     Row,
     UnusableFile,
@@ -96,6 +97,40 @@ def test_GIVEN_unusable_header_WHEN_parsed_THEN_unusable_file_before_any_row(dat
         parse(data)
 
 
+_ROW = "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4"
+_CR_ONLY = "end with CR only: save the file with LF or CRLF line ends"
+_NO_BOM = "looks like UTF-16 without a byte-order mark: save the file as UTF-8 (or UTF-16 with a byte-order mark)"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ((HEADER + "\r" + _ROW + "\r").encode(), _CR_ONLY),
+        # every column is found before the first CR: it would otherwise be a file of no rows
+        (f"{HEADER}\tNotes\r{_ROW}\tfragile\r".encode(), _CR_ONLY),
+        ((HEADER + "\r" + (_ROW + "\r") * 3000).encode(), _CR_ONLY),  # longer than a line may be
+        ((HEADER + "\r\n" + _ROW + "\r\n").encode("utf-16-le"), _NO_BOM),
+        ((HEADER + "\n" + _ROW + "\n").encode("utf-16-be"), _NO_BOM),
+    ],
+)
+@pytest.mark.parametrize("chunk", [None, 5, 1 << 20])
+def test_GIVEN_common_export_mistake_WHEN_parsed_THEN_one_line_saying_how_to_save_it(
+    data: bytes, message: str, chunk: int | None
+) -> None:
+    with pytest.raises(UnusableFile) as caught:
+        parse(data, chunk)
+    assert str(caught.value).startswith("header (line 1) ") and str(caught.value).endswith(message)
+    assert "\n" not in str(caught.value) and "\r" not in str(caught.value)
+    with pytest.raises(UnusableFile, match="CR only" if message == _CR_ONLY else "UTF-16"):
+        sum_inventory([data])
+
+
+def test_GIVEN_a_binary_header_with_some_nul_bytes_WHEN_parsed_THEN_no_utf16_guess() -> None:
+    with pytest.raises(UnusableFile, match="lacks column") as caught:
+        parse(b"Timestamp\x00\tWarehouse\x00Name\tsomething else\n")
+    assert "UTF-16" not in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
@@ -118,6 +153,51 @@ def test_GIVEN_unusable_header_WHEN_parsed_THEN_unusable_file_before_any_row(dat
 )
 def test_GIVEN_bad_line_WHEN_parsed_THEN_bad_row_with_reason(line: str, expected: str) -> None:
     assert reason(line).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("header", "line"),
+    [
+        (HEADER + "\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4"),  # header ends with a TAB
+        (HEADER + "\t\t \r", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\r"),
+        (HEADER + "\tNotes\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\tfragile"),
+        (HEADER, "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t"),  # a stray TAB at the end
+        (HEADER, "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t \t\r"),
+        (HEADER + "\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t\t\t"),
+    ],
+)
+def test_GIVEN_trailing_empty_fields_from_a_spreadsheet_WHEN_parsed_THEN_the_row_is_good(
+    header: str, line: str
+) -> None:
+    data = f"{header}\n{line}\n".encode()
+    rows = parse(data)
+    assert [(r.item_id, r.item_name, r.change) for r in rows if isinstance(r, Row)] == [("a1", "Shirt", 4)]
+    assert len(rows) == 1
+    sums = sum_inventory([data])
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(rows)
+
+
+@pytest.mark.parametrize(
+    ("header", "line", "expected"),
+    [
+        # a value beyond the header could belong to any column: still misaligned
+        (HEADER, "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t\t7", "7 fields, header has 5"),
+        (HEADER + "\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4\t\tx", "7 fields, header has 6"),
+        # a named column is never optional, and an unnamed one before it is named by its position
+        (HEADER + "\tNotes", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4", "missing column(s): Notes"),
+        (
+            HEADER + "\t\tNotes\t",
+            "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4",
+            "missing column(s): column 6 (unnamed), Notes",
+        ),
+        (HEADER + "\t", "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt", "missing column(s): StockLevelChange"),
+    ],
+)
+def test_GIVEN_misaligned_row_around_unnamed_columns_WHEN_parsed_THEN_bad_row_naming_every_column(
+    header: str, line: str, expected: str
+) -> None:
+    (row,) = parse(f"{header}\n{line}\n")
+    assert isinstance(row, BadRow) and row.reason == expected
 
 
 def test_GIVEN_edge_values_WHEN_parsed_THEN_accepted() -> None:
@@ -228,11 +308,11 @@ def _fold(rows: list[Row | BadRow]) -> tuple[dict[str, dict[str, list[Any]]], li
         total += row.change
         entry = pairs.setdefault(row.warehouse, {}).get(row.item_id)
         if entry is None:
-            pairs[row.warehouse][row.item_id] = [row.change, row.item_name, row.ts]
-        else:
-            entry[0] += row.change
-            if row.ts >= entry[2]:
-                entry[1], entry[2] = row.item_name, row.ts
+            entry = pairs[row.warehouse][row.item_id] = [0, "", NO_NAME_TIME]
+        entry[0] += row.change
+        # An empty name is no name: it never replaces one.
+        if row.item_name and row.ts >= entry[2]:
+            entry[1], entry[2] = row.item_name, row.ts
     return pairs, bad, good, total
 
 
@@ -244,7 +324,17 @@ _line = st.one_of(
         st.sampled_from(["Apple", "Pear", "", '5" Nails', "Crème"]),
         st.one_of(st.integers(-(10**10), 10**10).map(str), st.sampled_from(["1e3", "", "+4", "--2"])),
     ).map("\t".join),
-    st.sampled_from(["", "   ", "only\tfour\tfields\there", "\udcff"]),
+    st.sampled_from(
+        [
+            "",
+            "   ",
+            "only\tfour\tfields\there",
+            "\udcff",
+            "2021-02-15T11:00:00Z\tW1\ti1\tApple\t3\t",  # trailing empty fields, as spreadsheets write
+            "2021-02-15T11:00:00Z\tW1\ti1\t\t-2\t \t",
+            "2021-02-15T11:00:00Z\tW1\ti2\tPear\t1\t\tx",
+        ]
+    ),
 )
 
 
@@ -287,6 +377,25 @@ def test_GIVEN_same_pair_at_same_instant_WHEN_summed_THEN_later_line_names_it_li
     sums = sum_inventory(chunks)
     assert sums.by_warehouse == {"W1": {"i1": [4, "Pear", datetime(2021, 2, 15, 11, tzinfo=UTC)]}}
     assert [b.line for b in sums.bad_rows] == [5] and (sums.good_rows, sums.total) == (3, 4)
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))
+
+
+@pytest.mark.parametrize("chunk", [7, 4096])
+def test_GIVEN_a_newer_row_without_a_name_WHEN_summed_THEN_the_pair_keeps_the_newest_real_name(chunk: int) -> None:
+    lines = [
+        "2021-02-15T09:00:00Z\tW\tb\tBanana\t5",
+        "2021-02-15T10:00:00Z\tW\tb\t\t-1",  # newer, but no name: counts, does not rename
+        "2021-02-15T11:00:00Z\tW\tb\t  \t-1",  # blank is empty too
+        "2021-02-15T08:00:00Z\tW\tc\t\t2",  # a pair never named in this file
+        "2021-02-15T07:00:00Z\tW\tc\t\t1",
+    ]
+    data = (HEADER + "\n" + "\n".join(lines) + "\n").encode()
+    chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    sums = sum_inventory(chunks)
+    # c carries no name, at a time no real name can be older than, so it never overwrites a stored name
+    assert sums.by_warehouse == {
+        "W": {"b": [3, "Banana", datetime(2021, 2, 15, 9, tzinfo=UTC)], "c": [3, "", NO_NAME_TIME]}
+    }
     assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))
 
 

@@ -190,6 +190,26 @@ def test_alert_rule_fires_on_crossing_only_and_rearms_after_recovery(runtime: Lo
     ]
 
 
+def test_given_newer_rows_without_an_item_name_then_reports_and_alert_mails_keep_the_name(
+    runtime: LocalRuntime,
+) -> None:
+    # GIVEN item b named "Banana" at 09:00
+    feed(runtime, inv_key(1), tsv(("2021-02-15T09:00:00Z", "W", "b", "Banana", 12)))
+    # WHEN a newer row in the same file, and a later file, have an empty ItemName (and drop b below 10)
+    feed(
+        runtime,
+        inv_key(2),
+        tsv(("2021-02-15T09:00:00Z", "W", "b", "Banana", 1), ("2021-02-15T10:00:00Z", "W", "b", "", -1)),
+    )
+    feed(runtime, inv_key(3), tsv(("2021-02-15T11:00:00Z", "W", "b", " ", -5)))
+    # THEN the reports and the alert mail still call it Banana
+    assert [(r["item_name"], r["level"]) for r in warehouse_report(runtime.ports.table, "W")] == [("Banana", 7)]
+    assert item_report(runtime.ports.table, "b")["item_name"] == "Banana"
+    (mail,) = mails(runtime)
+    text = next(bytes(p.get_payload(decode=True)).decode() for p in mail.walk() if p.get_content_type() == "text/plain")
+    assert "W | b | Banana | 7 | 10" in text
+
+
 def test_threshold_change_alerts_pairs_that_newly_fall_below(runtime: LocalRuntime) -> None:
     feed(
         runtime,
