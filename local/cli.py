@@ -177,7 +177,7 @@ def put(
 
 def _folder_uploads(folder: Path) -> list[tuple[Path, str]]:
     """A folder's files with their keys; UserError, before anything is stored, if any key is unusable."""
-    from services.files.keys import BadKey, classify_key, normalize_key
+    from services.files.keys import BadKey, check_layout, classify_key, normalize_key
 
     # Hidden files (.DS_Store, ._x from macOS, .git/...) are not uploads, as in serve's inbox.
     uploads = [
@@ -191,6 +191,7 @@ def _folder_uploads(folder: Path) -> list[tuple[Path, str]]:
     for _, file_key in uploads:
         try:
             classify_key(normalize_key(file_key))
+            check_layout(file_key)
         except BadKey as exc:
             refused.append(str(exc))
     if refused:

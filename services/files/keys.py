@@ -52,6 +52,30 @@ def normalize_key(key: str) -> str:
     return key
 
 
+_LAYOUT = re.compile(r"([^/]+/)(\d{4})/(\d{2})/(\d{2})/[^/]+", re.ASCII)
+
+
+def check_layout(key: str) -> None:
+    """BadKey unless the key is <prefix>/YYYY/MM/DD/<file name> with a real date.
+
+    Checked where files are stored locally (`put`, the inbox), not where they are processed: a file
+    already in the bucket is applied wherever it lies, since nothing may be dropped. Only in this layout
+    do Athena's partitions and `inventory sql --from/--to` find a file.
+    """
+    key = normalize_key(key)
+    match = _LAYOUT.fullmatch(key)
+    if match is not None:
+        prefix, year, month, day = match.groups()
+        try:
+            date(int(year), int(month), int(day))
+            return
+        except ValueError:
+            pass
+    else:
+        prefix = INVENTORY_PREFIX if key.startswith(INVENTORY_PREFIX) else THRESHOLDS_PREFIX
+    raise BadKey(f"key {key!r} must look like {prefix}YYYY/MM/DD/<file name>, with a real date")
+
+
 def classify_key(key: str) -> Kind:
     """Which kind of file a key holds, or BadKey."""
     key = normalize_key(key)

@@ -11,7 +11,7 @@ from adapters.content import content_digest
 from adapters.ports import ObjectInfo, Ports
 from events import Envelope, deterministic_id, new_event
 from events.models import FileArrived, FileRejected
-from services.files.keys import BadKey, classify_key, normalize_key
+from services.files.keys import BadKey, check_layout, classify_key, normalize_key
 
 SOURCE = "inventory.files"
 
@@ -28,6 +28,7 @@ def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
     """
     key = normalize_key(key)
     kind = classify_key(key)
+    check_layout(key)
     etag, size = content_digest(data)
     known = ports.table.file(key)
     existing = ports.objects.head(key) if known is None else None

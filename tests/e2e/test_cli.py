@@ -75,6 +75,7 @@ def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_
         (["put", "/no/such/file.csv"], "no such file"),
         (["put", "README.md", "--key", "elsewhere/x.csv"], "inventory_files/"),
         (["put", "README.md", "--key", "inventory_files/../../etc/passwd"], ".."),
+        (["put", "README.md", "--key", "inventory_files/2024/13/45/x.csv"], "YYYY/MM/DD/<file name>"),
         (["report", "warehouse", "Nowhere 9"], "unknown warehouse: Nowhere 9"),
         (["report", "item", "zzz"], "unknown item: zzz"),
         (["report", "warehouse", "x", "--min-level", "lots"], "--min-level"),

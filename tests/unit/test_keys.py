@@ -4,7 +4,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from services.files.keys import BadKey, classify_key, file_stamp, key_date, key_for_upload, normalize_key
+from services.files.keys import (
+    BadKey,
+    check_layout,
+    classify_key,
+    file_stamp,
+    key_date,
+    key_for_upload,
+    normalize_key,
+)
 
 
 @pytest.mark.parametrize(
@@ -120,3 +128,33 @@ def test_GIVEN_unrecognised_name_WHEN_key_for_upload_THEN_bad_key(name: str) -> 
 def test_GIVEN_unrecognised_name_WHEN_key_for_upload_THEN_message_says_pass_key() -> None:
     with pytest.raises(BadKey, match="pass --key"):
         key_for_upload("notes.csv", date(2024, 1, 2))
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "/inventory_files/2021/02/15/20210215120000_inventory.csv",
+        "inventory_files/2024/02/29/any name.tsv",
+        "restock_thresholds/2021/12/31/restock_thresholds_2.json",
+    ],
+)
+def test_GIVEN_dated_key_WHEN_layout_checked_THEN_accepted(key: str) -> None:
+    check_layout(key)
+
+
+@pytest.mark.parametrize(
+    ("key", "prefix"),
+    [
+        ("inventory_files/2024/13/45/x.csv", "inventory_files/"),  # no such date
+        ("inventory_files/2023/02/29/x.csv", "inventory_files/"),
+        ("inventory_files/2024/1/2/x.csv", "inventory_files/"),  # partitions are zero-padded
+        ("inventory_files/a/b/c/d/e.bin", "inventory_files/"),
+        ("inventory_files/x.csv", "inventory_files/"),
+        ("restock_thresholds/2024/01/02/deeper/t.json", "restock_thresholds/"),
+    ],
+)
+def test_GIVEN_key_outside_the_dated_layout_WHEN_checked_THEN_refused_naming_it(key: str, prefix: str) -> None:
+    # Athena's partitions and `inventory sql --from/--to` find files only under <prefix>/YYYY/MM/DD/.
+    with pytest.raises(BadKey) as info:
+        check_layout(key)
+    assert f"must look like {prefix}YYYY/MM/DD/<file name>, with a real date" in str(info.value)
