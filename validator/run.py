@@ -33,7 +33,7 @@ from adapters.ports import FileRecord, NoSuchObject, Ports
 from adapters.settings import Settings
 from events import new_event
 from events.models import Finding, ValidationCompleted
-from services.ingest.parsing import BadRow, Row, UnusableFile, parse_inventory
+from services.ingest.parsing import BadRow, Row, UnusableFile, inventory_bytes, parse_inventory
 from validator.checks import (
     DEFAULT_DUP_WINDOW_DAYS,
     MISSING_OBJECT,
@@ -381,7 +381,8 @@ class _Runner:
         batch = 1 if row_checks else 1024
         key = record.key
         try:
-            items: Iterator[Row | BadRow] = iter(parse_inventory(self.ports.objects.stream(key)))
+            source = inventory_bytes(lambda: self.ports.objects.stream(key))
+            items: Iterator[Row | BadRow] = iter(parse_inventory(source))
             if current.line:  # resuming: rows up to the checkpoint's line are done
                 skip_to = current.line
                 items = dropwhile(lambda item: item.line <= skip_to, items)

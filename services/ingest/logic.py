@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +12,7 @@ from events import Envelope, new_event
 from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_raw_event
 from events.models import FileArrived, FileRejected
-from services.ingest.parsing import PairSums, UnusableFile, sum_inventory
+from services.ingest.parsing import PairSums, UnusableFile, inventory_bytes, sum_inventory
 
 SOURCE = "inventory.ingest"
 # A mail or an event lists at most this many bad rows; all of them stay in the state store.
@@ -30,10 +30,10 @@ class ParsedFile:
         self.total = sums.total
 
 
-def parse_file(key: str, chunks: Any) -> ParsedFile:
+def parse_file(key: str, open_stream: Callable[[], Iterable[bytes]]) -> ParsedFile:
     # The fused parser: per-pair sums straight from the text, no Row per good row (sum_inventory gives
     # the same result as folding parse_inventory; tests/unit/test_inventory_parsing.py compares them).
-    sums = sum_inventory(chunks)
+    sums = sum_inventory(inventory_bytes(open_stream))
     return ParsedFile(sums, [BadRowRecord(key, b.line, b.reason, b.raw) for b in sums.bad_rows])
 
 
@@ -44,7 +44,7 @@ def handle(ports: Ports, event: Envelope) -> None:
     if record is not None and record.status in ("applied", "rejected"):
         return
     try:
-        parsed = parse_file(key, ports.objects.stream(key))
+        parsed = parse_file(key, lambda: ports.objects.stream(key))
     except UnusableFile as exc:
         reject_file(ports, key, "unreadable", str(exc), event.id)
         return

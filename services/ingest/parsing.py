@@ -14,7 +14,7 @@ from __future__ import annotations
 import codecs
 import itertools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -103,6 +103,51 @@ def as_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
         yield decoder.decode(b"", final=True).encode("utf-8", "surrogatepass")
     except UnicodeDecodeError:
         yield b"\xff"  # the truncated last character
+
+
+def inventory_bytes(open_stream: Callable[[], Iterable[bytes]]) -> Iterable[bytes]:
+    """The file's bytes as the parser reads them, from a function that opens the stream (it may be called
+    twice).
+
+    Excel's "Text (Tab delimited)" on Windows writes Windows-1252, not UTF-8: read as UTF-8, only its
+    lines with an umlaut would be refused, and the file would be half applied (and counted twice once
+    re-sent as UTF-8). So a file with lines that are not UTF-8 and none with UTF-8 beyond ASCII is read
+    as Windows-1252 instead. A UTF-8 file with a few broken lines has other non-ASCII lines that are
+    valid; those broken lines stay bad rows rather than becoming garbled names.
+    """
+    if not _legacy_8bit(open_stream()):
+        return open_stream()
+    return _from_windows_1252(open_stream())
+
+
+def _legacy_8bit(chunks: Iterable[bytes]) -> bool:
+    """Whether some line is not UTF-8 while no line holds UTF-8 beyond ASCII (stops at the first such line)."""
+    invalid = False
+    for _, block in _iter_blocks(as_utf8(chunks), MAX_LINE_BYTES):
+        if block is None:
+            continue  # an over-long line is refused as such whatever its encoding
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            for raw in block.split(b"\n"):
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    invalid = True
+                    continue
+                if not line.isascii():
+                    return False
+            continue
+        if not text.isascii():
+            return False
+    return invalid
+
+
+def _from_windows_1252(chunks: Iterable[bytes]) -> Iterator[bytes]:
+    # One byte is one character, so chunks can be cut anywhere. The five bytes Windows-1252 leaves
+    # undefined come back as they were, so their lines are still refused as not valid text.
+    for chunk in chunks:
+        yield chunk.decode("cp1252", errors="surrogateescape").encode("utf-8", errors="surrogateescape")
 
 
 def _iter_blocks(chunks: Iterable[bytes], max_line_bytes: int) -> Iterator[tuple[int, bytes | None]]:

@@ -26,7 +26,7 @@ import duckdb
 from adapters.ports import ObjectStore
 from events.rules import INVENTORY_PREFIX
 from services.files.keys import key_date
-from services.ingest.parsing import BadRow, UnusableFile, parse_inventory
+from services.ingest.parsing import BadRow, UnusableFile, inventory_bytes, parse_inventory
 
 BATCH_ROWS = 100_000
 
@@ -111,7 +111,7 @@ class _Loader:
         year, month, dom = (day.year, day.month, day.day) if day else (None, None, None)
         good, bad = self.good, self.bad
         try:
-            for row in parse_inventory(objects.stream(key)):
+            for row in parse_inventory(inventory_bytes(lambda: objects.stream(key))):
                 if isinstance(row, BadRow):
                     bad.append((key, row.line, row.reason, row.raw))
                     stats.bad_rows += 1

@@ -269,3 +269,34 @@ def test_only_commands_that_run_the_services_change_the_default_threshold(
     run(with_20, "process")
     assert [(r["item_id"], r["threshold"]) for r in as_json(with_20, "report", "restock")] == [("a1", 20)]
     assert len(as_json(cli_env, "mail", "list")) == 1
+
+
+def test_a_windows_1252_export_is_applied_whole_and_sql_and_the_validator_agree(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN an inventory file as Excel on Windows saves "Text (Tab delimited)": Windows-1252 and CRLF
+    path = tmp_path / "export.txt"
+    path.write_bytes(
+        (
+            "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\r\n"
+            "2021-02-15T12:00:00Z\tMünchen 1\ta1\tKaffeebohnen Größe S\t25\r\n"
+            "2021-02-15T12:00:01Z\tMünchen 1\tb2\tT-Shirt\t30\r\n"
+        ).encode("cp1252")
+    )
+    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    # WHEN it is put and processed
+    run(cli_env, "put", str(path), "--key", key)
+    run(cli_env, "process")
+    # THEN every row is applied with its name as written, no row is refused, and SQL and the nightly
+    # validation read the same rows
+    assert [(r["item_id"], r["item_name"], r["level"]) for r in report_json(cli_env, "warehouse", "München 1")] == [
+        ("a1", "Kaffeebohnen Größe S", 25),
+        ("b2", "T-Shirt", 30),
+    ]
+    assert as_json(cli_env, "files", "bad-rows", key) == []
+    assert as_json(cli_env, "sql", "SELECT item_name, change FROM transactions ORDER BY item_id") == [
+        {"item_name": "Kaffeebohnen Größe S", "change": 25},
+        {"item_name": "T-Shirt", "change": 30},
+    ]
+    summary = as_json(cli_env, "validate", "--check-delay", "0")
+    assert summary["transactions"] == 2

@@ -15,6 +15,7 @@ from services.ingest.parsing import (
     _Header,
     _parse_text,
     _slow_row,
+    inventory_bytes,
     iter_lines,
     parse_inventory,
     sum_inventory,
@@ -433,3 +434,50 @@ def test_GIVEN_broken_utf16_WHEN_parsed_THEN_only_the_broken_lines_are_bad() -> 
         (3, "line is not valid UTF-8"),
         (5, "line is not valid UTF-8"),
     ]
+
+
+def read_as_ingest(data: bytes, chunk: int = 7) -> list[Row | BadRow]:
+    """Rows as ingest, the validator and SQL read a stored file (which they can open twice)."""
+    return list(parse_inventory(inventory_bytes(lambda: [data[i : i + chunk] for i in range(0, len(data), chunk)])))
+
+
+LEGACY = (
+    f"{HEADER}\r\n"
+    "2021-02-15T12:00:00Z\tMünchen 1\ta1\tRote Kaffeebohnen Größe S\t5\r\n"
+    "2021-02-15T12:00:01Z\tBerlin 1\tb2\tT-Shirt\t-3\r\n"
+    "2021-02-15T12:00:02Z\tBerlin 1\tc3\tSocken “Premium” – 2 €\t7\r\n"
+)
+
+
+def test_GIVEN_excel_windows_1252_export_WHEN_read_THEN_same_rows_as_its_utf8_twin() -> None:
+    # Excel's "Text (Tab delimited)" on Windows: Windows-1252, CRLF. Read as UTF-8 only the lines with
+    # an umlaut would be refused and the file half applied.
+    legacy = read_as_ingest(LEGACY.encode("cp1252"))
+    assert legacy == read_as_ingest(LEGACY.encode("utf-8"))
+    assert [r.item_name for r in legacy if isinstance(r, Row)] == [
+        "Rote Kaffeebohnen Größe S",
+        "T-Shirt",
+        "Socken “Premium” – 2 €",
+    ]
+
+
+def test_GIVEN_utf8_file_with_one_broken_line_WHEN_read_THEN_only_that_line_is_refused() -> None:
+    # Valid UTF-8 beyond ASCII elsewhere says the file is UTF-8: the broken line is not re-read as
+    # Windows-1252 (that would turn it into a garbled name rather than a bad row).
+    data = LEGACY.encode("utf-8").replace("Größe".encode(), b"Gr\xf6\xdfe")
+    rows = read_as_ingest(data)
+    assert [(r.line, r.reason) for r in rows if isinstance(r, BadRow)] == [(2, "line is not valid UTF-8")]
+    assert [r.item_name for r in rows if isinstance(r, Row)] == ["T-Shirt", "Socken “Premium” – 2 €"]
+
+
+def test_GIVEN_windows_1252_byte_it_leaves_undefined_WHEN_read_THEN_that_line_is_refused() -> None:
+    data = LEGACY.encode("cp1252").replace(b"T-Shirt", b"T-Shirt\x81")
+    rows = read_as_ingest(data)
+    assert [(r.line, r.reason) for r in rows if isinstance(r, BadRow)] == [(3, "line is not valid UTF-8")]
+    assert [r.item_name for r in rows if isinstance(r, Row)] == ["Rote Kaffeebohnen Größe S", "Socken “Premium” – 2 €"]
+
+
+def test_GIVEN_plain_ascii_or_utf16_file_WHEN_read_THEN_untouched() -> None:
+    ascii_text = f"{HEADER}\n2021-02-15T12:00:00Z\tW\ta1\tA\t5\n"
+    assert read_as_ingest(ascii_text.encode()) == parse(ascii_text)
+    assert read_as_ingest(LEGACY.encode("utf-16")) == read_as_ingest(LEGACY.encode("utf-8"))

@@ -62,7 +62,7 @@ def stocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
         )
         info = ports.objects.put(key, data)
         ports.table.record_arrival(key, "inventory", info.etag, info.size, datetime.now(UTC))
-        parsed = parse_file(key, [data])
+        parsed = parse_file(key, lambda: [data])
         stats = FileStats(good_rows=parsed.good_rows, bad_rows=0, applied_total=parsed.total)
         with ports.table.transaction():
             ports.table.apply_file(key, drain(parsed.by_warehouse), parsed.bad_rows, stats)

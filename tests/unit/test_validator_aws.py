@@ -73,7 +73,7 @@ def arrive(world: AwsWorld, key: str, data: bytes) -> int:
     table = world.ports.table
     info = world.ports.objects.put(key, data)
     arrival = table.record_arrival(key, "inventory", info.etag, info.size, datetime.now(UTC))
-    parsed = parse_file(key, [data])
+    parsed = parse_file(key, lambda: [data])
     stats = FileStats(good_rows=parsed.good_rows, bad_rows=len(parsed.bad_rows), applied_total=parsed.total)
     with table.transaction():
         table.apply_file(key, drain(parsed.by_warehouse), parsed.bad_rows, stats)
