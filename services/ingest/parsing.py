@@ -122,8 +122,16 @@ def inventory_bytes(open_stream: Callable[[], Iterable[bytes]]) -> Iterable[byte
 
 def _legacy_8bit(chunks: Iterable[bytes]) -> bool:
     """Whether some line is not UTF-8 while no line holds UTF-8 beyond ASCII (stops at the first such line)."""
+    stream = iter(chunks)
+    head = b""
+    for chunk in stream:
+        head += chunk
+        if len(head) >= 2:
+            break
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False  # UTF-16 (or UTF-32, refused as such): its broken characters stay bad rows
     invalid = False
-    for _, block in _iter_blocks(as_utf8(chunks), MAX_LINE_BYTES):
+    for _, block in _iter_blocks(itertools.chain([head], stream), MAX_LINE_BYTES):
         if block is None:
             continue  # an over-long line is refused as such whatever its encoding
         try:

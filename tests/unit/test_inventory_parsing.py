@@ -481,3 +481,11 @@ def test_GIVEN_plain_ascii_or_utf16_file_WHEN_read_THEN_untouched() -> None:
     ascii_text = f"{HEADER}\n2021-02-15T12:00:00Z\tW\ta1\tA\t5\n"
     assert read_as_ingest(ascii_text.encode()) == parse(ascii_text)
     assert read_as_ingest(LEGACY.encode("utf-16")) == read_as_ingest(LEGACY.encode("utf-8"))
+
+
+def test_GIVEN_utf16_file_with_a_broken_character_WHEN_read_THEN_only_that_line_is_refused() -> None:
+    ascii_text = f"{HEADER}\n2021-02-15T12:00:00Z\tW\ta1\tA\t5\n2021-02-15T12:00:01Z\tW\tb1\tB\t6\n"
+    data = ascii_text.encode("utf-16-le").replace("B".encode("utf-16-le"), b"\x00\xd8")  # a lone surrogate
+    rows = read_as_ingest(b"\xff\xfe" + data, chunk=1)
+    assert [(r.line, r.reason) for r in rows if isinstance(r, BadRow)] == [(3, "line is not valid UTF-8")]
+    assert [r.item_id for r in rows if isinstance(r, Row)] == ["a1"]
