@@ -102,10 +102,19 @@ def test_a_100_mb_line_among_good_rows_is_one_bad_row(runtime: LocalRuntime) -> 
     assert bad.line == 3 and "long" in bad.reason
 
 
-def test_latin1_row_is_a_bad_row_not_a_lost_file(runtime: LocalRuntime) -> None:
+def test_a_latin1_file_is_read_whole_as_windows_1252(runtime: LocalRuntime) -> None:
     upload(runtime.ports, KEY, HEADER + GOOD + "2021-02-15T12:00:00Z\tKöln\ta2\tMüsli\t3\n".encode("latin-1"))
     process(runtime)
     assert item_report(runtime.ports.table, "a1")["total"] == 20
+    assert item_report(runtime.ports.table, "a2")["warehouses"][0]["warehouse"] == "Köln"
+    assert runtime.ports.table.bad_rows(KEY) == []
+
+
+def test_a_latin1_row_in_a_utf8_file_is_a_bad_row_not_a_lost_file(runtime: LocalRuntime) -> None:
+    utf8 = "2021-02-15T12:00:00Z\tMünchen\ta3\tTee\t4\n".encode()
+    upload(runtime.ports, KEY, HEADER + GOOD + "2021-02-15T12:00:00Z\tKöln\ta2\tMüsli\t3\n".encode("latin-1") + utf8)
+    process(runtime)
+    assert (item_report(runtime.ports.table, "a1")["total"], item_report(runtime.ports.table, "a3")["total"]) == (20, 4)
     (bad,) = runtime.ports.table.bad_rows(KEY)
     assert bad.line == 3 and "UTF-8" in bad.reason
 
