@@ -13,6 +13,11 @@ LEVEL_BOUND = 10**18
 # SQLite stores integers in 64 bits; a larger Python int cannot even be bound as a query parameter.
 SQLITE_MAX_INTEGER = 2**63 - 1
 
+# Warehouse names and item ids are keys: in the API's URLs, and on DynamoDB in key attributes, where
+# the restock index's sort key holds both (warehouse, U+0001, item id) and may be at most 1,024 bytes.
+MAX_NAME_CHARS = 200
+MAX_NAME_BYTES = 500
+
 # The highest restock threshold, from a thresholds file or as the default: a billion items is beyond any
 # warehouse, and sums of levels stay far from int64.
 MAX_THRESHOLD = 1_000_000_000

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
+from adapters.limits import MAX_NAME_BYTES, MAX_NAME_CHARS
+
 MAX_LINE_BYTES = 64 * 1024
 MAX_CHANGE = 1_000_000_000
 RAW_CHARS = 500
@@ -62,6 +64,10 @@ _OFFSETS = {
     for hours in range(24)
     for minutes in (0, 15, 30, 45)
 }
+
+# Names this short are within both name limits whatever their characters (at most 4 UTF-8 bytes each);
+# the fast path leaves longer ones to the slow path's exact check.
+_SAFE_NAME_CHARS = min(MAX_NAME_CHARS, MAX_NAME_BYTES // 4)
 
 # NamedTuple's generated __new__ is a Python function; tuple.__new__ skips it and is much cheaper.
 _new_row = tuple.__new__
@@ -372,6 +378,11 @@ def _slow_row(line_no: int, line: str, h: _Header) -> Row | BadRow:
     for column, value in (("WarehouseName", warehouse), ("ItemId", item_id), ("ItemName", item_name)):
         if _CONTROL.search(value):
             return BadRow(line_no, f"control character in {column}", _raw(line))
+    for column, value in (("WarehouseName", warehouse), ("ItemId", item_id)):
+        if len(value) > MAX_NAME_CHARS or len(value.encode()) > MAX_NAME_BYTES:
+            return BadRow(
+                line_no, f"{column} is longer than {MAX_NAME_CHARS} characters or {MAX_NAME_BYTES} bytes", _raw(line)
+            )
     return _new_row(Row, (line_no, ts, warehouse, item_id, item_name, change))
 
 
@@ -381,6 +392,7 @@ def _parse_text(start: int, text: str, h: _Header, max_line_bytes: int) -> Itera
     i_ts, i_wh, i_id, i_name, i_change = h.ts, h.warehouse, h.item_id, h.item_name, h.change
     # Each char is at most 4 UTF-8 bytes, so shorter lines cannot be over the byte limit.
     safe_chars = max_line_bytes // 4
+    safe_name = _SAFE_NAME_CHARS
     fromiso = datetime.fromisoformat
     utc = UTC
     offsets = _OFFSETS
@@ -415,8 +427,8 @@ def _parse_text(start: int, text: str, h: _Header, max_line_bytes: int) -> Itera
             change_text.isdigit()
             and change_text.isascii()
             and len(change_text) < 10
-            and warehouse
-            and item_id
+            and 0 < len(warehouse) <= safe_name
+            and 0 < len(item_id) <= safe_name
             and warehouse.isprintable()
             and item_id.isprintable()
             and item_name.isprintable()
@@ -425,8 +437,8 @@ def _parse_text(start: int, text: str, h: _Header, max_line_bytes: int) -> Itera
             and change_text[1:].isdigit()
             and change_text.isascii()
             and len(change_text) < 11
-            and warehouse
-            and item_id
+            and 0 < len(warehouse) <= safe_name
+            and 0 < len(item_id) <= safe_name
             and warehouse.isprintable()
             and item_id.isprintable()
             and item_name.isprintable()
@@ -584,6 +596,7 @@ def _sum_text(start: int, text: str, h: _Header, max_line_bytes: int, sums: Pair
     n = len(h.names)
     i_ts, i_wh, i_id, i_name, i_change = h.ts, h.warehouse, h.item_id, h.item_name, h.change
     safe_chars = max_line_bytes // 4
+    safe_name = _SAFE_NAME_CHARS
     fromiso = datetime.fromisoformat
     utc = UTC
     offsets = _OFFSETS
@@ -620,8 +633,8 @@ def _sum_text(start: int, text: str, h: _Header, max_line_bytes: int, sums: Pair
             change_text.isdigit()
             and change_text.isascii()
             and len(change_text) < 10
-            and warehouse
-            and item_id
+            and 0 < len(warehouse) <= safe_name
+            and 0 < len(item_id) <= safe_name
             and warehouse.isprintable()
             and item_id.isprintable()
             and item_name.isprintable()
@@ -630,8 +643,8 @@ def _sum_text(start: int, text: str, h: _Header, max_line_bytes: int, sums: Pair
             and change_text[1:].isdigit()
             and change_text.isascii()
             and len(change_text) < 11
-            and warehouse
-            and item_id
+            and 0 < len(warehouse) <= safe_name
+            and 0 < len(item_id) <= safe_name
             and warehouse.isprintable()
             and item_id.isprintable()
             and item_name.isprintable()

@@ -26,13 +26,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel
 
-from adapters.limits import LEVEL_BOUND
+from adapters.limits import LEVEL_BOUND, MAX_NAME_CHARS
 from adapters.ports import StockTable
 from local.output import to_csv
 from services.reports.history import HistorySource, HistoryUnavailable
 from services.reports.logic import NotFound, item_report, restock_report, warehouse_report
 
-MAX_TEXT = 200
+MAX_TEXT = MAX_NAME_CHARS  # every warehouse and item id ingest accepts can be asked for
 MAX_LIMIT = 1000
 # Cursors carry a page's last key in base64: two keys of MAX_TEXT characters at 4 UTF-8 bytes each and a
 # separator are 2,135 characters. Well under the URL limits (8 KB locally, 10 KB on API Gateway).

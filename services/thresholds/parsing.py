@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from adapters.limits import MAX_THRESHOLD
+from adapters.limits import MAX_NAME_BYTES, MAX_NAME_CHARS, MAX_THRESHOLD
 
 MAX_THRESHOLDS_BYTES = 10 * 1024 * 1024
 
@@ -92,6 +92,9 @@ def _entry(index: int, entry: Any) -> tuple[str, int]:
         raise InvalidThresholds(f"{where}: ItemId is empty")
     if _CONTROL.search(item_id):
         raise InvalidThresholds(f"{where}: ItemId contains a control character")
+    if len(item_id) > MAX_NAME_CHARS or len(item_id.encode()) > MAX_NAME_BYTES:
+        # The inventory parser refuses such ids too: no stock could ever carry this threshold.
+        raise InvalidThresholds(f"{where}: ItemId is longer than {MAX_NAME_CHARS} characters or {MAX_NAME_BYTES} bytes")
     if "RestockIfBelow" not in entry:
         raise InvalidThresholds(f"{where} lacks RestockIfBelow")
     value = entry["RestockIfBelow"]

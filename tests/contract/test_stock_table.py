@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from adapters.limits import MAX_NAME_BYTES, MAX_NAME_CHARS
 from adapters.ports import BadRowRecord, DefaultChange, FileStats, PairDelta, StockTable
 from services.ingest.logic import drain
 from services.ingest.parsing import sum_inventory
@@ -306,3 +307,16 @@ def test_first_delivery_is_true_once_and_not_kept_by_a_failed_transaction(backen
     assert (retry, same_batch, later) == (True, False, False)
     with table.transaction():
         assert table.first_delivery("alerts", "event-1")
+
+
+def test_the_longest_names_ingest_accepts_are_stored_and_reported(backend: Backend) -> None:
+    # GIVEN a pair whose warehouse and item id are at the byte limit (4-byte characters), and one at the
+    # character limit: on DynamoDB the restock index's sort key holds both names and may be 1,024 bytes
+    table = backend.ports.table
+    wide = ("🏭" * (MAX_NAME_BYTES // 4), "📦" * (MAX_NAME_BYTES // 4))
+    long = ("W" * MAX_NAME_CHARS, "i" * MAX_NAME_CHARS)
+    # WHEN both drop below the default threshold
+    apply(table, "inventory_files/f1.csv", [delta(*wide, 3), delta(*long, 4)])
+    # THEN both are stored, reported and on the restock list
+    assert [(r.warehouse, r.item_id, r.level) for r in table.restock_list()] == [(*long, 4), (*wide, 3)]
+    assert levels(table, wide[0]) == {wide[1]: 3}

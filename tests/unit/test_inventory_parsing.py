@@ -489,3 +489,30 @@ def test_GIVEN_utf16_file_with_a_broken_character_WHEN_read_THEN_only_that_line_
     rows = read_as_ingest(b"\xff\xfe" + data, chunk=1)
     assert [(r.line, r.reason) for r in rows if isinstance(r, BadRow)] == [(3, "line is not valid UTF-8")]
     assert [r.item_id for r in rows if isinstance(r, Row)] == ["a1"]
+
+
+@pytest.mark.parametrize(
+    ("warehouse", "item", "good"),
+    [
+        ("W" * 200, "i" * 200, True),
+        ("🏭" * 125, "📦" * 125, True),  # 500 bytes each
+        ("W" * 201, "i", False),
+        ("W", "i" * 201, False),
+        ("🏭" * 126, "i", False),  # 504 bytes
+        ("W", "ü" * 251, False),  # 251 characters but also 502 bytes
+    ],
+)
+def test_GIVEN_long_warehouse_or_item_id_WHEN_parsed_THEN_bad_beyond_the_limits(
+    warehouse: str, item: str, good: bool
+) -> None:
+    # Names are keys: in the API's URLs and in DynamoDB's key attributes (1,024 bytes for both together).
+    text = f"{HEADER}\n2021-02-15T12:00:00Z\t{warehouse}\t{item}\tName\t5\n"
+    (row,) = parse(text)
+    sums = sum_inventory([text.encode()])
+    if good:
+        assert isinstance(row, Row) and (row.warehouse, row.item_id) == (warehouse, item)
+        assert sums.by_warehouse == {warehouse: {item: [5, "Name", row.ts]}}
+    else:
+        assert isinstance(row, BadRow)
+        assert row.reason.endswith("is longer than 200 characters or 500 bytes")
+        assert sums.bad_rows == [row] and sums.by_warehouse == {}

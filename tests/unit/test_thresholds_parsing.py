@@ -62,6 +62,7 @@ def test_GIVEN_whole_number_written_as_float_WHEN_parsed_THEN_taken_as_that_inte
         (doc({"ItemId": "", "RestockIfBelow": 1}), "entry 0: ItemId is empty"),
         (doc({"ItemId": 7, "RestockIfBelow": 1}), "entry 0: ItemId must be a string"),
         (doc({"ItemId": "a\u0000", "RestockIfBelow": 1}), "control character"),
+        (doc({"ItemId": "i" * 201, "RestockIfBelow": 1}), "ItemId is longer than 200 characters or 500 bytes"),
         (doc({"ItemId": "a"}), "entry 0 (ItemId 'a') lacks RestockIfBelow"),
         (doc({"ItemId": "a", "RestockIfBelow": True}), "must be a whole number, got True"),
         (doc({"ItemId": "a", "RestockIfBelow": 2.5}), "must be a whole number, got 2.5"),
