@@ -337,7 +337,7 @@ def generate(
 
 
 def _register_subcommands() -> None:
-    from local import cli_api, cli_aws, cli_events, cli_files, cli_keys, cli_runtime, cli_sql, cli_validate
+    from local import cli_api, cli_aws, cli_events, cli_files, cli_get, cli_keys, cli_runtime, cli_sql, cli_validate
 
     cli_events.register(app)
     cli_runtime.register(app)
@@ -347,6 +347,7 @@ def _register_subcommands() -> None:
     cli_aws.register(app)
     cli_validate.register(app)
     cli_files.register(app)
+    cli_get.register(app)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -118,7 +118,9 @@ def validation_mail(settings: Settings, event_id: str, summary: ValidationComple
             if summary.findings_by_kind
             else ""
         ),
-        f"Report: {summary.report_key or 'not stored'}",
+        f"Report: {summary.report_key} (stored encrypted: `inventory get {summary.report_key}` prints it)"
+        if summary.report_key
+        else "Report: not stored",
     ]
     if summary.top_findings:
         lines += ["", "Top findings:"] + [

@@ -300,3 +300,26 @@ def test_a_windows_1252_export_is_applied_whole_and_sql_and_the_validator_agree(
     ]
     summary = as_json(cli_env, "validate", "--check-delay", "0")
     assert summary["transactions"] == 2
+
+
+def test_get_prints_a_stored_file_and_the_validation_report_in_clear(tmp_path: Path, cli_env: dict[str, str]) -> None:
+    # GIVEN a file put and processed, and a nightly validation run over it
+    data = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tShirt\t-4\n"
+    path = tmp_path / "f.tsv"
+    path.write_text(data)
+    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    run(cli_env, "put", str(path), "--key", key)
+    run(cli_env, "process")
+    run(cli_env, "validate", "--check-delay", "0")
+    [completed] = as_json(cli_env, "events", "list", "--type", "ValidationCompleted")
+    report_key = completed["detail"]["report_key"]
+    # WHEN both are fetched (the bucket holds them encrypted)
+    copy = tmp_path / "copy.tsv"
+    run(cli_env, "get", key, "--out", str(copy))
+    report = json.loads(run(cli_env, "get", report_key).stdout)
+    # THEN they come back as they were written: the file byte for byte, the report as JSON with its findings
+    assert copy.read_text() == data
+    assert report["transactions"] == 1 and report["findings"]
+    # AND a key outside the bucket's folders is one clear line
+    proc = run(cli_env, "get", "../../etc/passwd", ok=False)
+    assert proc.returncode == 1 and proc.stderr.startswith("error: key '../../etc/passwd' must name a file under")
