@@ -30,6 +30,8 @@ def warehouse_report(
     limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every item of a warehouse, or those with level strictly greater than min_level."""
+    # Ingest strips names, so " Berlin 1 " (a copy-paste from a file) means "Berlin 1".
+    warehouse = warehouse.strip()
     rows = table.warehouse_items(warehouse, min_level, after_item, limit)
     if not rows and not table.warehouse_exists(warehouse):
         raise NotFound(f"unknown warehouse: {warehouse}")
@@ -37,6 +39,7 @@ def warehouse_report(
 
 
 def item_report(table: StockTable, item_id: str) -> dict[str, Any]:
+    item_id = item_id.strip()
     total = table.item_total(item_id)
     if total is None:
         raise NotFound(f"unknown item: {item_id}")

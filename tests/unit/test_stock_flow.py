@@ -333,3 +333,13 @@ def test_a_crash_at_any_point_then_a_rerun_applies_every_file_once(
     assert got == expected
     assert rt2.bus.dead() == []
     rt2.close()
+
+
+def test_reports_take_names_as_ingest_stored_them_whatever_spaces_surround_them(runtime: LocalRuntime) -> None:
+    # GIVEN a row whose names were padded with spaces in the file (ingest strips them)
+    feed(runtime, inv_key(1), tsv((T, "  Berlin 1  ", " a1 ", "Shirt", 7)))
+    # WHEN a user copies the padded names into a report
+    rows = warehouse_report(runtime.ports.table, " Berlin 1 ")
+    # THEN they find the pair
+    assert [(r["warehouse"], r["item_id"], r["level"]) for r in rows] == [("Berlin 1", "a1", 7)]
+    assert item_report(runtime.ports.table, " a1 ")["total"] == 7
