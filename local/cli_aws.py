@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import json
+import os
 import sys
 import uuid
 from dataclasses import dataclass, field
@@ -100,6 +101,9 @@ def process_aws(st: State, invoke_local: bool | None = None) -> None:
             "on AWS the Lambda functions consume the queues themselves; "
             "`process --invoke-local` runs the handlers here instead"
         )
+    # The handlers' CloudWatch metrics (EMF JSON lines) mean something only inside Lambda; here they
+    # would only bury the summary. Set before the handlers are imported.
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     stats = drain(st.aws())
     summary = {"delivered": stats.delivered, "retried": stats.retried, "dead": stats.dead, **stats.by_target}
     emit(summary, st.format, title="Processed")
