@@ -180,7 +180,9 @@ class _Handler(BaseHTTPRequestHandler):
                     b'{"statusCode":401,"message":"a valid API token is required"}',
                 )
                 return
-        event = http_api_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+        # HEAD is GET without the body (RFC 9110 9.3.2): the resolver answers GET, _write drops the body.
+        method = "GET" if self.command == "HEAD" else self.command
+        event = http_api_event(method, self.path, dict(self.headers.items()), body, self.client_address[0])
         try:
             with self.server.resolver_lock:
                 result = self.server.app.resolve(event, _LambdaContext())  # type: ignore[arg-type]
@@ -194,6 +196,9 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers[key.lower()] = ", ".join(str(v) for v in values)
+        allow = headers.get("allow")
+        if allow is not None and "GET" in allow.split(", ") and "HEAD" not in allow:
+            headers["allow"] = f"{allow}, HEAD"
         cookies = list(result.get("cookies") or []) + ([cookie] if cookie else [])
         self._write(int(result.get("statusCode", 500)), headers, data, cookies=cookies)
 
@@ -228,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
         for cookie in cookies or []:
             self.send_header("set-cookie", cookie)
-        self.send_header("content-length", str(0 if self.command == "HEAD" else len(data)))
+        self.send_header("content-length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -240,19 +245,19 @@ class _Handler(BaseHTTPRequestHandler):
             return self._handle
         raise AttributeError(name)
 
-    def log_message(self, format: str, *args: Any) -> None:
-        if not self.server.quiet:
-            super().log_message("%s", redact(format % args))
-
-
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         # One line per request, with the time taken until the answer's headers; send_response calls this.
         elapsed = "-" if self._started is None else f"{(time.perf_counter() - self._started) * 1000:.1f} ms"
         code = getattr(code, "value", code)  # an HTTPStatus from the standard library's own errors
         self.log_message('"%s" %s %s', self.requestline, code, elapsed)
 
-def make_app(ports: Ports, history: DuckDbHistory | None = None) -> ReportsResolver:
+    def log_message(self, format: str, *args: Any) -> None:
         # The whole line, not just the request line: the standard library's errors quote the raw request too.
+        if not self.server.quiet:
+            super().log_message("%s", redact(format % args))
+
+
+def make_app(ports: Ports, history: DuckDbHistory | None = None) -> ReportsResolver:
     """The resolver wired to the local runtime: its stock table, and history from DuckDB over the bucket."""
     source = history or DuckDbHistory(ports.objects)
     return create_app(lambda: ports.table, lambda: source)
