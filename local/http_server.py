@@ -7,17 +7,17 @@ return. Standard library only (ThreadingHTTPServer); it binds 127.0.0.1 unless t
 from __future__ import annotations
 
 import base64
-import contextlib
+import binascii
 import hmac
 import ipaddress
 import logging
+import re
 import threading
 import time
 from datetime import UTC, datetime
-from http.cookies import CookieError, SimpleCookie
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qs, parse_qsl, unquote_plus, urlsplit
 from uuid import uuid4
 
 from adapters.ports import Ports
@@ -93,6 +93,33 @@ class _LambdaContext:
 
 
 TOKEN_COOKIE = "inventory_token"
+# A query parameter inside a logged line: the value runs to the next `&` or space, so a quote the log
+# puts around the request line may go with it, but no part of a token stays behind.
+_QUERY_PARAM = re.compile(r"(?<=[?&])([^&=\s]*)=([^&\s]*)")
+
+
+def cookie_value(token: str) -> str:
+    """The token as the cookie carries it: url-safe base64 without padding. A token may hold any
+    character (`;`, spaces, quotes, non-ASCII), and browsers cut an unquoted cookie value at the first `;`."""
+    return base64.urlsafe_b64encode(token.encode("utf-8")).decode("ascii").rstrip("=")
+
+
+def token_from_cookie(value: str) -> bytes:
+    """The token bytes a cookie value stands for; b"" (which never matches) when it is not base64url."""
+    try:
+        return base64.urlsafe_b64decode(value.encode("ascii") + b"=" * (-len(value) % 4))
+    except (ValueError, binascii.Error):
+        return b""
+
+
+def redact(text: str) -> str:
+    """`text` with the value of every `token` query parameter replaced by `***`, however its name is spelled
+    (`%74oken` is `token` to the parser too)."""
+
+    def hide(match: re.Match[str]) -> str:
+        return f"{match[1]}=***" if unquote_plus(match[1]) == "token" else match[0]
+
+    return _QUERY_PARAM.sub(hide, text)
 
 
 class ReportsServer(ThreadingHTTPServer):
@@ -121,8 +148,14 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "inventory-reports"
 
+    _started: float | None = None
+
+    def parse_request(self) -> bool:
+        # Every request line passes here first, including those the standard library refuses itself.
+        self._started = time.perf_counter()
+        return super().parse_request()
+
     def _handle(self) -> None:
-        started = time.perf_counter()
         if len(self.path) > MAX_URL:
             self._write(414, {"content-type": "application/json"}, b'{"statusCode":414,"message":"URI too long"}')
             return
@@ -147,13 +180,15 @@ class _Handler(BaseHTTPRequestHandler):
                     b'{"statusCode":401,"message":"a valid API token is required"}',
                 )
                 return
-        event = http_api_event(self.command, self.path, dict(self.headers.items()), body, self.client_address[0])
+        # HEAD is GET without the body (RFC 9110 9.3.2): the resolver answers GET, _write drops the body.
+        method = "GET" if self.command == "HEAD" else self.command
+        event = http_api_event(method, self.path, dict(self.headers.items()), body, self.client_address[0])
         try:
             with self.server.resolver_lock:
                 result = self.server.app.resolve(event, _LambdaContext())  # type: ignore[arg-type]
         except Exception:
             # A bug, not the client's fault: log it and answer as API Gateway does when a Lambda fails.
-            logger.exception("reports API failed on %s %s", self.command, self.path)
+            logger.exception("reports API failed on %s %s", self.command, redact(self.path))
             self._write(500, {"content-type": "application/json"}, b'{"message":"Internal Server Error"}')
             return
         payload = result.get("body") or ""
@@ -161,28 +196,34 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers[key.lower()] = ", ".join(str(v) for v in values)
+        allow = headers.get("allow")
+        if allow is not None and "GET" in allow.split(", ") and "HEAD" not in allow:
+            headers["allow"] = f"{allow}, HEAD"
         cookies = list(result.get("cookies") or []) + ([cookie] if cookie else [])
         self._write(int(result.get("statusCode", 500)), headers, data, cookies=cookies)
-        if not self.server.quiet:
-            elapsed = (time.perf_counter() - started) * 1000
-            self.log_message('"%s" %s %.1f ms', self.requestline, result.get("statusCode"), elapsed)
 
     def _authorised(self, token: str) -> tuple[bool, str | None]:
         """The token as `Authorization: Bearer`, as the cookie a first `?token=` visit sets (so the
         dashboard's own requests carry it), or as `?token=`; compared in constant time."""
-        offered: list[str] = []
+        expected = token.encode("utf-8")
+        offered: list[bytes] = []
         auth = self.headers.get("authorization", "")
         if auth.lower().startswith("bearer "):
-            offered.append(auth[7:].strip())
-        jar = SimpleCookie()
-        with contextlib.suppress(CookieError):
-            jar.load(self.headers.get("cookie", ""))
-        if TOKEN_COOKIE in jar:
-            offered.append(jar[TOKEN_COOKIE].value)
+            # Header values arrive decoded as Latin-1; encoding back recovers the bytes a client sent (UTF-8).
+            offered.append(auth[7:].strip().encode("latin-1", errors="replace"))
+        # By hand rather than with SimpleCookie, which drops the whole header when any other cookie of the
+        # site is not to its liking. The cookie holds the token encoded, so it is decoded before comparing.
+        for header in self.headers.get_all("cookie") or []:
+            for pair in header.split(";"):
+                name, _, value = pair.strip().partition("=")
+                if name == TOKEN_COOKIE:
+                    offered.append(token_from_cookie(value.strip().strip('"')))
         query = parse_qs(urlsplit(self.path).query).get("token", [])
-        offered += query
-        granted = any(hmac.compare_digest(o.encode(), token.encode()) for o in offered)
-        cookie = f"{TOKEN_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/" if granted and query else None
+        offered += [q.encode("utf-8") for q in query]
+        granted = any(hmac.compare_digest(o, expected) for o in offered)
+        cookie = (
+            f"{TOKEN_COOKIE}={cookie_value(token)}; HttpOnly; SameSite=Strict; Path=/" if granted and query else None
+        )
         return granted, cookie
 
     def _write(self, status: int, headers: dict[str, str], data: bytes, cookies: list[str] | None = None) -> None:
@@ -192,7 +233,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
         for cookie in cookies or []:
             self.send_header("set-cookie", cookie)
-        self.send_header("content-length", str(0 if self.command == "HEAD" else len(data)))
+        self.send_header("content-length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
@@ -204,9 +245,16 @@ class _Handler(BaseHTTPRequestHandler):
             return self._handle
         raise AttributeError(name)
 
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # One line per request, with the time taken until the answer's headers; send_response calls this.
+        elapsed = "-" if self._started is None else f"{(time.perf_counter() - self._started) * 1000:.1f} ms"
+        code = getattr(code, "value", code)  # an HTTPStatus from the standard library's own errors
+        self.log_message('"%s" %s %s', self.requestline, code, elapsed)
+
     def log_message(self, format: str, *args: Any) -> None:
+        # The whole line, not just the request line: the standard library's errors quote the raw request too.
         if not self.server.quiet:
-            super().log_message(format, *args)
+            super().log_message("%s", redact(format % args))
 
 
 def make_app(ports: Ports, history: DuckDbHistory | None = None) -> ReportsResolver:

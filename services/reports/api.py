@@ -117,7 +117,10 @@ def encode_cursor(*parts: str) -> str:
 
 
 def decode_cursor(cursor: str, parts: int = 1) -> list[str]:
-    """The key parts inside a cursor this API issued, or BadRequest for anything else."""
+    """The key parts inside a well-formed cursor, or BadRequest for anything else.
+
+    Cursors are not signed (that would need a secret shared by every Lambda): any well-formed position is
+    accepted and merely starts the page there, as if the API had issued it."""
     if not re.fullmatch(r"[A-Za-z0-9_-]+", cursor):
         raise BadRequest("cursor is not one this API issued")
     try:
@@ -329,14 +332,16 @@ def create_app(
         "/history",
         summary="A pair's level over time, from the transactions in the inventory files",
         description="Every good row of the pair in time order with the running level. The newest "
-        "points are kept when there are more than the limit (truncated is then true).",
-        responses=_responses(PairHistory, extra=(404, 501)),
+        "points are kept when there are more than the limit (truncated is then true; in CSV the "
+        "X-Truncated header says so).",
+        responses=_responses(PairHistory, csv=True, extra=(404, 501)),
         tags=["reports"],
     )
     def pair_history(
         warehouse: Text,
         item_id: Text,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 5000,
+        fmt: FormatQuery = "json",
     ) -> Response[Any]:
         source = history()
         if source is None:
@@ -351,6 +356,11 @@ def create_app(
         if not points:
             raise NotFound(f"no transactions for warehouse {warehouse!r} and item {item_id!r}")
         truncated = len(points) > limit
+        if fmt == "csv":
+            # The pair on every row, as in the other reports' CSV, so files of several pairs can be joined.
+            rows = [{"warehouse": warehouse, "item_id": item_id, **p.as_dict()} for p in points[-limit:]]
+            columns = ["warehouse", "item_id", "ts", "change", "level"]
+            return _csv(rows, columns, {"X-Truncated": "true" if truncated else "false"})
         return _json(
             {
                 "warehouse": warehouse,

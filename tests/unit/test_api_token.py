@@ -5,6 +5,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -62,6 +63,42 @@ def test_loopback_needs_no_token(runtime: LocalRuntime) -> None:
     serve_in_thread(server)
     try:
         assert get(f"{server.url}/restock")[0] == 200
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.mark.parametrize("token", ["s3cret;token x=1234567", 'quote" and, comma\\ back', "kaffee-☕-token-ümlaut"])
+def test_given_a_token_with_cookie_unsafe_characters_when_the_dashboard_is_opened_then_later_calls_pass(
+    runtime: LocalRuntime, token: str
+) -> None:
+    server = make_server(runtime.ports, "127.0.0.1", 0, token=token)
+    serve_in_thread(server)
+    try:
+        # WHEN the browser opens /?token=… and keeps the cookie up to its first `;`, as browsers do
+        status, headers = get(f"{server.url}/?token={quote(token, safe='')}")
+        assert status == 200
+        kept = headers["set-cookie"].split(";")[0]
+        # THEN the dashboard's later calls carry the whole token, with or without other cookies of the site
+        assert get(f"{server.url}/restock", {"Cookie": kept})[0] == 200
+        assert get(f"{server.url}/restock", {"Cookie": f'theme="dark; x; {kept}; other=\\x'})[0] == 200
+        # AND a cookie that is not the token is still refused
+        assert get(f"{server.url}/restock", {"Cookie": "inventory_token=s3cret"})[0] == 401
+        assert get(f"{server.url}/restock", {"Cookie": "inventory_token=%%%"})[0] == 401
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_given_a_token_with_spaces_and_semicolons_when_sent_as_bearer_then_it_is_accepted(
+    runtime: LocalRuntime,
+) -> None:
+    token = "s3cret;token x=1234567"
+    server = make_server(runtime.ports, "127.0.0.1", 0, token=token)
+    serve_in_thread(server)
+    try:
+        assert get(f"{server.url}/restock", {"Authorization": f"Bearer {token}"})[0] == 200
+        assert get(f"{server.url}/restock", {"Authorization": "Bearer s3cret"})[0] == 401
     finally:
         server.shutdown()
         server.server_close()

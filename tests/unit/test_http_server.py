@@ -8,11 +8,12 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
 from adapters.settings import Settings
-from local.http_server import ReportsServer, http_api_event, make_server, serve_in_thread
+from local.http_server import ReportsServer, http_api_event, make_server, redact, serve_in_thread
 from local.wiring import bootstrap
 
 
@@ -58,7 +59,7 @@ def test_binds_loopback_and_serves_json(server: ReportsServer) -> None:
 def test_any_method_reaches_the_resolver(server: ReportsServer, method: str) -> None:
     # THEN an unsupported method is a JSON 405 with Allow, not the standard library's HTML 501
     status, headers, body = request(server, method, "/restock")
-    assert status == 405 and headers["allow"] == "GET"
+    assert status == 405 and headers["allow"] == "GET, HEAD"
     assert json.loads(body)["statusCode"] == 405
 
 
@@ -82,3 +83,64 @@ def test_gzip_when_asked(server: ReportsServer) -> None:
     status, headers, body = request(server, "GET", "/docs", {"Accept-Encoding": "gzip"})
     assert status == 200 and headers["content-encoding"] == "gzip"
     assert body[:2] == b"\x1f\x8b"
+
+
+@pytest.mark.parametrize("path", ["/restock", "/warehouses", "/", "/no/such/route", "/restock?limit=0"])
+def test_given_a_get_resource_when_asked_with_head_then_it_answers_like_get_without_a_body(
+    server: ReportsServer, path: str
+) -> None:
+    get_status, get_headers, get_body = request(server, "GET", path)
+    head_status, head_headers, head_body = request(server, "HEAD", path)
+    assert head_status == get_status
+    assert head_body == b""
+    assert head_headers["content-length"] == str(len(get_body))
+    assert head_headers["content-type"] == get_headers["content-type"]
+
+
+TOKEN = "s3cret;token x=1234567"
+
+
+@pytest.fixture
+def logging_server(tmp_path: Path) -> Iterator[ReportsServer]:
+    """A server that logs each request (`inventory api --log`) and needs a token."""
+    runtime = bootstrap(Settings(home=tmp_path / "home"))
+    srv = make_server(runtime.ports, "127.0.0.1", 0, quiet=False, token=TOKEN)
+    serve_in_thread(srv)
+    yield srv
+    srv.shutdown()
+    srv.server_close()
+    runtime.close()
+
+
+def test_given_request_logging_when_a_request_is_answered_then_it_is_logged_once_with_its_time(
+    logging_server: ReportsServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, _ = request(logging_server, "GET", "/restock", {"Authorization": f"Bearer {TOKEN}"})
+    assert status == 200
+    lines = [line for line in capsys.readouterr().err.splitlines() if "/restock" in line]
+    assert len(lines) == 1
+    assert '"GET /restock HTTP/1.1" 200' in lines[0] and lines[0].endswith(" ms")
+
+
+def test_given_a_token_in_the_url_when_requests_are_logged_then_the_log_never_shows_it(
+    logging_server: ReportsServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # WHEN the dashboard is opened with the token, a wrong token, and a token spelled with an encoded name
+    encoded = quote(TOKEN, safe="")
+    assert request(logging_server, "GET", f"/?token={encoded}")[0] == 200
+    assert request(logging_server, "GET", "/restock?limit=5&token=wrong-wrong-wrong-wrong&format=json")[0] == 401
+    assert request(logging_server, "GET", f"/restock?%74oken={encoded}")[0] == 200
+    # THEN every request is logged, but neither token, nor any part of it, is
+    err = capsys.readouterr().err
+    assert err.count("token=***") == 2 and "%74oken=***" in err
+    assert "limit=5&token=***&format=json" in err
+    for secret in ("s3cret", "1234567", "wrong-wrong"):
+        assert secret not in err
+
+
+def test_redact_hides_only_the_token_parameter() -> None:
+    assert redact('"GET /?a=1&token=x%3By&b=2 HTTP/1.1" 200') == '"GET /?a=1&token=***&b=2 HTTP/1.1" 200'
+    assert redact("code 400, message Bad request syntax ('GET /?token=abc')") == (
+        "code 400, message Bad request syntax ('GET /?token=***"
+    )
+    assert redact('"GET /restock?tokens=1&x=token HTTP/1.1"') == '"GET /restock?tokens=1&x=token HTTP/1.1"'

@@ -246,6 +246,43 @@ def test_history_returns_points_and_truncates_to_the_newest(app: ReportsResolver
     assert newest["truncated"] is True
 
 
+def test_given_format_csv_when_history_is_asked_then_it_is_csv_like_the_other_reports(app: ReportsResolver) -> None:
+    code, headers, body = call(app, "/history?warehouse=K%C3%B6ln%202&item_id=i001&format=csv")
+    assert code == 200 and headers["content-type"].startswith("text/csv")
+    assert list(csv.DictReader(io.StringIO(body))) == [
+        {"warehouse": "Köln 2", "item_id": "i001", "ts": "2021-02-15T11:00:00.000Z", "change": "10", "level": "10"},
+        {"warehouse": "Köln 2", "item_id": "i001", "ts": "2021-02-15T12:00:00.000Z", "change": "-3", "level": "7"},
+    ]
+    assert headers["x-truncated"] == "false"
+    # AND a truncated history says so, since CSV has no field for it
+    code, headers, body = call(app, "/history?warehouse=K%C3%B6ln%202&item_id=i001&format=csv&limit=1")
+    assert code == 200 and headers["x-truncated"] == "true"
+    assert [r["level"] for r in csv.DictReader(io.StringIO(body))] == ["7"]
+
+
+def test_given_an_unknown_format_when_history_is_asked_then_it_is_a_422_not_json(app: ReportsResolver) -> None:
+    data = get_json(app, "/history?warehouse=K%C3%B6ln%202&item_id=i001&format=xml", 422)
+    assert "format" in data["message"]
+
+
+@pytest.mark.parametrize(
+    ("route", "cursor", "expected"),
+    [
+        ("/warehouses/Berlin%201/items?limit=2", encode_cursor("i010"), ["i011", "i012"]),
+        ("/warehouses/Berlin%201/items?limit=2", encode_cursor("zzzz"), []),
+        ("/warehouses/Berlin%201/items?limit=2", encode_cursor("a" * 300), ["i000", "i001"]),
+        ("/restock?limit=2", encode_cursor("Berlin 1", "i002"), ["i003", "i004"]),
+        ("/restock?limit=2", encode_cursor("zzzz", "zzzz"), []),
+    ],
+)
+def test_given_a_well_formed_cursor_the_api_never_issued_then_the_page_starts_after_that_position(
+    app: ReportsResolver, route: str, cursor: str, expected: list[str]
+) -> None:
+    # A cursor is a position, not a signed token (docs/reports.md): any well-formed one is a fair start.
+    data = get_json(app, f"{route}&cursor={cursor}")
+    assert [r["item_id"] for r in data["items"]] == expected
+
+
 def test_history_without_a_source_is_501(table: SqliteStockTable) -> None:
     # GIVEN the resolver as the Lambda builds it (no raw-file history)
     app = create_app(lambda: table)
