@@ -264,6 +264,13 @@ async function showHistory(warehouse, itemId, threshold) {
 // ------------------------------------------------------------------ start
 
 document.addEventListener("DOMContentLoaded", async () => {
+  // A first visit's ?token= has set the session cookie: keep the secret out of the address bar, the
+  // browser's history and bookmarks.
+  const here = new URL(window.location.href);
+  if (here.searchParams.has("token")) {
+    here.searchParams.delete("token");
+    history.replaceState(null, "", here.pathname + here.search + here.hash);
+  }
   document.getElementById("warehouse-form").addEventListener("submit", (event) => {
     event.preventDefault();
     loadWarehouseItems(false);

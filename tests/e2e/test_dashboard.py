@@ -170,3 +170,28 @@ def test_swagger_ui_renders_offline(browser: Browser, server: ReportsServer) -> 
     browser.page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
     assert browser.page.locator(".opblock").count() == 5
     assert browser.outside == []
+
+
+def test_a_token_with_any_characters_opens_the_dashboard_and_leaves_the_address_bar(
+    browser: Browser, home: Path
+) -> None:
+    # GIVEN a server that requires a token holding characters a cookie cannot carry as they are
+    from urllib.parse import quote
+
+    token = "s3cret;token x=1234567"
+    runtime = bootstrap(Settings(home=home))
+    srv = make_server(runtime.ports, "127.0.0.1", 0, token=token)
+    serve_in_thread(srv)
+    try:
+        pg = browser.page
+        # WHEN the dashboard is opened once with ?token=
+        pg.goto(f"{srv.url}/?token={quote(token, safe='')}")
+        pg.wait_for_selector("body[data-ready='true']", timeout=20_000)
+        # THEN its own requests are let in (the restock list is filled) and the token is gone from the URL
+        assert pg.locator("#restock tbody tr").count() == len(inventory_json(home, "report", "restock"))
+        assert "token" not in pg.url
+        assert browser.errors == []
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        runtime.close()
