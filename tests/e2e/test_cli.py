@@ -96,6 +96,15 @@ def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_
         (["events", "replay", "--since", "2021-01-01", "--type", "Nope"], "BelowThreshold"),
         (["events", "put", "BelowThreshold", "--detail", '{"warehouse": 1}'], "does not fit BelowThreshold"),
         (["nonsense"], "No such command"),
+        # an endpoint botocore cannot use is named here, not found deep in a command with a traceback
+        (["--backend", "aws", "--endpoint-url", "notaurl", "report", "restock"], "--endpoint-url must be an http(s)"),
+        (["--backend", "aws", "--endpoint-url", "ftp://host", "report", "restock"], "'ftp://host'"),
+        (["--backend", "aws", "--endpoint-url", "http://host:99999", "report", "restock"], "--endpoint-url"),
+        # the outbox is the local runtime's, whatever INVENTORY_SMTP_URL says
+        (["--backend", "aws", "--endpoint-url", "http://127.0.0.1:1", "mail", "list"], "local runtime only"),
+        (["--backend", "aws", "--endpoint-url", "http://127.0.0.1:1", "mail", "show", "x"], "local runtime only"),
+        # a window that ends before it starts could only ever replay nothing
+        (["events", "replay", "--since", "2021-02-15T12:00:00Z", "--until", "2021-02-15T11:00:00Z"], "--since"),
     ],
 )
 def test_user_errors_are_one_clear_line_and_a_non_zero_exit(
@@ -108,6 +117,18 @@ def test_user_errors_are_one_clear_line_and_a_non_zero_exit(
     assert lines[0].startswith("error: ")
     assert message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_bad_aws_endpoint_url_variable_is_one_clear_line(cli_env: dict[str, str]) -> None:
+    # GIVEN AWS_ENDPOINT_URL set to something that is not a URL
+    env = dict(cli_env, AWS_ENDPOINT_URL="localhost5000")
+    # WHEN a command runs on AWS
+    proc = run(env, "--backend", "aws", "report", "restock", ok=False)
+    # THEN it names the variable in one line, no traceback
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "error: AWS_ENDPOINT_URL must be an http(s) URL with a host, such as http://127.0.0.1:5000, not 'localhost5000'"
+    ]
 
 
 @pytest.mark.parametrize(
