@@ -129,7 +129,35 @@ def main_options(
 ) -> None:
     if backend is Backend.local and (endpoint_url or stack):
         raise UserError("--endpoint-url and --stack need --backend aws")
+    if backend is Backend.aws:
+        import os
+
+        # botocore checks the endpoint only when the first client is made, deep inside a command, and
+        # says so with a traceback: check both sources it may come from here, where they can be named.
+        if endpoint_url is not None:
+            _check_endpoint(endpoint_url, "--endpoint-url")
+        elif os.environ.get("AWS_ENDPOINT_URL"):
+            _check_endpoint(os.environ["AWS_ENDPOINT_URL"], "AWS_ENDPOINT_URL")
     ctx.obj = State(home, fmt, backend, endpoint_url, stack)
+
+
+def _check_endpoint(url: str, name: str) -> None:
+    """UserError unless `url` is an http(s) URL with a host (and a valid port), as botocore needs it."""
+    from urllib.parse import urlsplit
+
+    problem = f"{name} must be an http(s) URL with a host, such as http://127.0.0.1:5000, not {url!r}"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in 0-65535
+    except ValueError:
+        raise UserError(problem) from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise UserError(problem)
+    from botocore.utils import is_valid_endpoint_url, is_valid_ipv6_endpoint_url
+
+    # botocore's own test (host name characters, IPv6 forms), so nothing that passes here fails there
+    if not is_valid_endpoint_url(url) and not is_valid_ipv6_endpoint_url(url):
+        raise UserError(problem)
 
 
 # ---------------------------------------------------------------------------------------------- put

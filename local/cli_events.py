@@ -165,7 +165,7 @@ def replay(
     detail_type: Annotated[str | None, typer.Option("--type", help="Only this detail-type.")] = None,
 ) -> None:
     """Re-deliver archived events to their rules (consumers ignore what they already handled)."""
-    from local.cli import state
+    from local.cli import UserError, state
     from local.delivery import run_until_idle
     from local.output import emit
 
@@ -173,6 +173,9 @@ def replay(
     since_at = _when(since, "--since")
     assert since_at is not None
     until_at = _when(until, "--until")
+    # The window is since <= time < until, so an --until not after --since can only replay nothing.
+    if until_at is not None and until_at <= since_at:
+        raise UserError(f"--until {until} is not after --since {since}: no event could be replayed")
     detail_type = _detail_type(detail_type)
     runtime = st.runtime()
     name = "replay-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")

@@ -28,7 +28,8 @@ def _outbox(ctx: typer.Context):  # type: ignore[no-untyped-def]
     from adapters.local.mailer import OutboxMailer
     from local.cli import UserError, state
 
-    mailer = state(ctx).ports().mailer
+    # runtime() refuses --backend aws in the words `status` uses: SES keeps no outbox to read.
+    mailer = state(ctx).runtime().ports.mailer
     if not isinstance(mailer, OutboxMailer):
         raise UserError("mail goes to SMTP (INVENTORY_SMTP_URL is set); there is no local outbox")
     return mailer

@@ -80,19 +80,22 @@ def serve(
 
 
 def status(ctx: typer.Context) -> None:
-    """Files by status, pending and dead deliveries."""
+    """Files by status (waiting: stored or arrived, not yet applied), pending and dead deliveries."""
     from local.cli import state
+    from local.cli_files import stored_files
     from local.output import emit
 
     st = state(ctx)
     runtime = st.runtime()
     conn = runtime.db.conn
     files = dict(conn.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall())
+    # A file put but not processed is not in the ledger yet, yet it waits as much as one that arrived.
+    stored = len(stored_files(runtime.ports))
     emit(
         {
             "files_applied": files.get("applied", 0),
             "files_rejected": files.get("rejected", 0),
-            "files_waiting": files.get("arrived", 0),
+            "files_waiting": files.get("arrived", 0) + stored,
             "deliveries_pending": runtime.bus.pending_count(),
             "deliveries_dead": len(runtime.bus.dead()),
         },

@@ -259,7 +259,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 def make_app(ports: Ports, history: DuckDbHistory | None = None) -> ReportsResolver:
     """The resolver wired to the local runtime: its stock table, and history from DuckDB over the bucket."""
-    source = history or DuckDbHistory(ports.objects)
+    source = history or DuckDbHistory(ports.objects, ports.table)
     return create_app(lambda: ports.table, lambda: source)
 
 
@@ -291,7 +291,7 @@ def make_server(
         raise TokenRequired(f"serving on {host} exposes the data to the network: set INVENTORY_API_TOKEN")
     if token is not None and len(token) < 16:
         raise TokenRequired("INVENTORY_API_TOKEN must be at least 16 characters")
-    history = DuckDbHistory(ports.objects)
+    history = DuckDbHistory(ports.objects, ports.table)
     server = ReportsServer((host, port), make_app(ports, history), quiet=quiet, token=token)
     threading.Thread(target=history.warm, name="history-warm-up", daemon=True).start()
     return server

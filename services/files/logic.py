@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Container
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 from adapters.content import content_digest
-from adapters.ports import ObjectInfo, Ports
+from adapters.ports import ObjectInfo, ObjectStore, Ports
 from events import Envelope, deterministic_id, new_event
 from events.models import FileArrived, FileRejected
+from events.rules import INVENTORY_PREFIX, THRESHOLDS_PREFIX
 from services.files.keys import BadKey, check_layout, classify_key, normalize_key
 
 SOURCE = "inventory.files"
@@ -45,6 +47,25 @@ def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
             f"To send a correction, store it under a new name, e.g. {other}"
         )
     return ports.objects.put(key, data)
+
+
+def stored_not_recorded(objects: ObjectStore, recorded: Container[str]) -> list[ObjectInfo]:
+    """Objects under the two prefixes that the ledger does not know yet, oldest first.
+
+    They are stored but the files service has not seen them: they wait for `inventory process` (on AWS,
+    for their S3 notification). This lists the bucket, which on S3 takes a request per 1000 objects.
+    """
+    waiting = []
+    for prefix in (INVENTORY_PREFIX, THRESHOLDS_PREFIX):
+        for info in objects.list(prefix):
+            if info.key in recorded:
+                continue
+            try:
+                classify_key(info.key)
+            except BadKey:
+                continue  # the files service refuses such a key (bad_key) and never records it: not waiting
+            waiting.append(info)
+    return sorted(waiting, key=lambda i: (i.modified, i.key))
 
 
 def _holds(ports: Ports, key: str, sha256: str, size: int) -> bool:

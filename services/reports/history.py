@@ -1,9 +1,10 @@
 """A pair's level over time, from the transactions (the good rows of the inventory files).
 
 The stock table keeps only the current level, so the history comes from the raw files. Locally that is
-DuckDB over the bucket (services.reports.sql); the connection is cached and rebuilt only when the set
-of inventory files changes. The reports Lambda has no such source (a DuckDB load of the whole bucket per
-request would not be cheap), so there the API answers 501 and points to Athena.
+DuckDB over the applied files of the bucket (services.reports.sql), so a history ends at the level the
+reports show; the connection is cached and rebuilt only when the set of applied files changes. The
+reports Lambda has no such source (a DuckDB load of the whole bucket per request would not be cheap), so
+there the API answers 501 and points to Athena.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from adapters.ports import ObjectStore
-from events.rules import INVENTORY_PREFIX
+from adapters.ports import ObjectStore, StockTable
 
 if TYPE_CHECKING:
     # duckdb only when history is asked for: the reports Lambda imports this module on every cold start.
@@ -52,21 +52,22 @@ ORDER BY ts, file_key, line
 class DuckDbHistory:
     """History over the local bucket; safe to share between the HTTP server's threads."""
 
-    def __init__(self, objects: ObjectStore) -> None:
+    def __init__(self, objects: ObjectStore, table: StockTable) -> None:
         self.objects = objects
+        self.table = table
         self._lock = threading.Lock()
         self._con: duckdb.DuckDBPyConnection | None = None
         self._signature: tuple[tuple[str, str], ...] | None = None
 
     def _current(self) -> duckdb.DuckDBPyConnection:
-        signature = tuple((i.key, i.etag) for i in self.objects.list(INVENTORY_PREFIX))
-        if self._con is None or signature != self._signature:
-            from services.reports.sql import connect
+        from services.reports.sql import load, select_files
 
-            con, _stats = connect(self.objects)
+        selection = select_files(self.objects, self.table)
+        if self._con is None or selection.signature != self._signature:
+            con, _stats = load(self.objects, selection)
             if self._con is not None:
                 self._con.close()
-            self._con, self._signature = con, signature
+            self._con, self._signature = con, selection.signature
         return self._con
 
     def warm(self) -> None:

@@ -1,7 +1,9 @@
 """SQL over the raw inventory files: an in-memory DuckDB holding every good row of every inventory file.
 
-"Good" means exactly what ingest applied: rows come from `services.ingest.parsing.parse_inventory`, the
-same parser ingest uses, never from a second reading of the TSV. The columns match the Glue table on
+"Good" means exactly what ingest applied: only files the ledger marks `applied` (with the content it
+applied) are read, and their rows come from `services.ingest.parsing.parse_inventory`, the same parser
+ingest uses, never from a second reading of the TSV. A file stored but not yet processed is left out
+(and counted, so the caller can say so): the stock levels do not include it either. The columns match the Glue table on
 AWS (year/month/day come from the key's folders, as Athena's partition projection derives them), so one
 query runs in both places.
 
@@ -17,13 +19,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 import duckdb
 
-from adapters.ports import ObjectStore
+from adapters.ports import FileRecord, ObjectInfo, ObjectStore, StockTable
 from events.rules import INVENTORY_PREFIX
 from services.files.keys import key_date
 from services.ingest.parsing import BadRow, UnusableFile, inventory_bytes, parse_inventory
@@ -63,10 +65,55 @@ class LoadStats:
     good_rows: int = 0
     bad_rows: int = 0
     unusable_files: int = 0
+    not_applied: int = 0  # stored, but not (yet) applied by ingest: left out
+    changed: int = 0  # the stored content is not what ingest applied under the key: left out
+
+
+@dataclass
+class Selection:
+    """The inventory files to load, chosen by the ledger; what was left out is counted."""
+
+    applied: list[ObjectInfo] = field(default_factory=list)
+    rejected: list[FileRecord] = field(default_factory=list)  # unusable files: one rejected row each
+    not_applied: int = 0
+    changed: int = 0
+
+    @property
+    def signature(self) -> tuple[tuple[str, str], ...]:
+        """Changes whenever what a load would hold changes."""
+        return tuple((i.key, i.etag) for i in self.applied) + tuple((r.key, "rejected") for r in self.rejected)
+
+
+def select_files(
+    objects: ObjectStore, table: StockTable, *, first_day: date | None = None, last_day: date | None = None
+) -> Selection:
+    """The stored inventory files whose ledger status is `applied` (or `rejected`), within the dates."""
+    # The ledger is read before the bucket is listed: a file applied in between is then merely left out
+    # (as if listed a moment earlier), never loaded without the ledger knowing it.
+    ledger = {r.key: r for r in table.files_since(0) if r.kind == "inventory"}
+    selection = Selection()
+    for info in objects.list(INVENTORY_PREFIX):
+        if first_day or last_day:
+            day = key_date(info.key)
+            if day is None or (first_day and day < first_day) or (last_day and day > last_day):
+                continue
+        record = ledger.get(info.key)
+        if record is None or record.status not in ("applied", "rejected"):
+            selection.not_applied += 1
+        elif record.etag != info.etag:
+            # On S3 an object can be overwritten after it was applied; ingest refuses the new content
+            # (a conflict), so its rows are not in the levels and must not be in the transactions.
+            selection.changed += 1
+        elif record.status == "applied":
+            selection.applied.append(info)
+        else:
+            selection.rejected.append(record)
+    return selection
 
 
 def connect(
     objects: ObjectStore,
+    table: StockTable,
     *,
     batch_rows: int = BATCH_ROWS,
     first_day: date | None = None,
@@ -74,22 +121,33 @@ def connect(
 ) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
     """A read-only-to-the-outside DuckDB with the views `transactions` and `rejected_rows` loaded.
 
-    With first_day/last_day only the files whose key is dated within them (inclusive) are read: loading
-    parses every file, so a range is what keeps a query over months of uploads quick.
+    Only files the ledger (`table`) marks applied are read. With first_day/last_day only the files whose
+    key is dated within them (inclusive) are: loading parses every file, so a range is what keeps a
+    query over months of uploads quick.
     """
+    selection = select_files(objects, table, first_day=first_day, last_day=last_day)
+    return load(objects, selection, batch_rows=batch_rows)
+
+
+def load(
+    objects: ObjectStore, selection: Selection, *, batch_rows: int = BATCH_ROWS
+) -> tuple[duckdb.DuckDBPyConnection, LoadStats]:
+    """The DuckDB of `connect`, holding the files of a selection."""
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
     con.execute(_TRANSACTIONS_DDL)
     con.execute(_REJECTED_DDL)
-    stats = LoadStats()
+    stats = LoadStats(not_applied=selection.not_applied, changed=selection.changed)
     loader = _Loader(con, batch_rows)
-    for info in objects.list(INVENTORY_PREFIX):
-        if first_day or last_day:
-            day = key_date(info.key)
-            if day is None or (first_day and day < first_day) or (last_day and day > last_day):
-                continue
+    for info in selection.applied:
         stats.files += 1
         loader.load_file(info.key, objects, stats)
+    for record in selection.rejected:
+        # Ingest could not read the file at all and applied nothing: one rejected "row" without a line
+        # number, with ingest's own sentence, so it is not silently missing. Not parsed again.
+        stats.files += 1
+        stats.unusable_files += 1
+        loader.bad.append((record.key, None, record.message or record.reason, ""))
     loader.flush()
     con.execute(_VIEWS)
     # From here on a query may touch the in-memory database only: no files, no extensions, no re-enabling.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +97,15 @@ def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_
         (["events", "replay", "--since", "2021-01-01", "--type", "Nope"], "BelowThreshold"),
         (["events", "put", "BelowThreshold", "--detail", '{"warehouse": 1}'], "does not fit BelowThreshold"),
         (["nonsense"], "No such command"),
+        # an endpoint botocore cannot use is named here, not found deep in a command with a traceback
+        (["--backend", "aws", "--endpoint-url", "notaurl", "report", "restock"], "--endpoint-url must be an http(s)"),
+        (["--backend", "aws", "--endpoint-url", "ftp://host", "report", "restock"], "'ftp://host'"),
+        (["--backend", "aws", "--endpoint-url", "http://host:99999", "report", "restock"], "--endpoint-url"),
+        # the outbox is the local runtime's, whatever INVENTORY_SMTP_URL says
+        (["--backend", "aws", "--endpoint-url", "http://127.0.0.1:1", "mail", "list"], "local runtime only"),
+        (["--backend", "aws", "--endpoint-url", "http://127.0.0.1:1", "mail", "show", "x"], "local runtime only"),
+        # a window that ends before it starts could only ever replay nothing
+        (["events", "replay", "--since", "2021-02-15T12:00:00Z", "--until", "2021-02-15T11:00:00Z"], "--since"),
     ],
 )
 def test_user_errors_are_one_clear_line_and_a_non_zero_exit(
@@ -108,6 +118,18 @@ def test_user_errors_are_one_clear_line_and_a_non_zero_exit(
     assert lines[0].startswith("error: ")
     assert message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_a_bad_aws_endpoint_url_variable_is_one_clear_line(cli_env: dict[str, str]) -> None:
+    # GIVEN AWS_ENDPOINT_URL set to something that is not a URL
+    env = dict(cli_env, AWS_ENDPOINT_URL="localhost5000")
+    # WHEN a command runs on AWS
+    proc = run(env, "--backend", "aws", "report", "restock", ok=False)
+    # THEN it names the variable in one line, no traceback
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "error: AWS_ENDPOINT_URL must be an http(s) URL with a host, such as http://127.0.0.1:5000, not 'localhost5000'"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -323,3 +345,76 @@ def test_get_prints_a_stored_file_and_the_validation_report_in_clear(tmp_path: P
     # AND a key outside the bucket's folders is one clear line
     proc = run(cli_env, "get", "../../etc/passwd", ok=False)
     assert proc.returncode == 1 and proc.stderr.startswith("error: key '../../etc/passwd' must name a file under")
+
+
+def test_a_file_put_but_not_processed_is_listed_as_stored_and_left_out_of_sql(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN one file processed (level 15) and a second one put but not processed (+100)
+    header = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+    first, second = tmp_path / "a.tsv", tmp_path / "b.tsv"
+    first.write_text(header + "2021-02-15T12:00:00Z\tW\ta1\tShirt\t15\n")
+    second.write_text(header + "2021-02-16T12:00:00Z\tW\ta1\tShirt\t100\n")
+    applied_key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    waiting_key = "inventory_files/2021/02/16/20210216120000_inventory.csv"
+    run(cli_env, "put", str(first), "--key", applied_key)
+    run(cli_env, "process")
+    run(cli_env, "put", str(second), "--key", waiting_key)
+    # WHEN SQL, the files list and the status are asked before `process`
+    query = "SELECT warehouse, sum(change) AS level FROM transactions GROUP BY ALL"
+    proc = run(cli_env, "--format", "json", "sql", query)
+    files = as_json(cli_env, "files", "list")
+    status = as_json(cli_env, "status")
+    # THEN SQL agrees with the report and says on stderr that one stored file was left out
+    assert json.loads(proc.stdout) == [{"warehouse": "W", "level": 15}]
+    assert report_json(cli_env, "item", "a1")["total"] == 15
+    assert proc.stderr.splitlines() == [
+        "note: 1 stored inventory file(s) left out: not applied yet (`inventory process` applies them)"
+    ]
+    # AND the waiting file is listed after the ledger's, as stored, and counted as waiting
+    assert [(f["key"], f["status"]) for f in files] == [(applied_key, "applied"), (waiting_key, "stored")]
+    assert [f["key"] for f in as_json(cli_env, "files", "list", "--status", "stored")] == [waiting_key]
+    assert as_json(cli_env, "files", "list", "--status", "applied")[0]["key"] == applied_key
+    assert status["files_waiting"] == 1
+    # AND after `process` everything agrees on 115, with nothing left out or waiting
+    run(cli_env, "process")
+    proc = run(cli_env, "--format", "json", "sql", "SELECT sum(change) AS level FROM transactions")
+    assert json.loads(proc.stdout) == [{"level": 115}] and proc.stderr == ""
+    assert report_json(cli_env, "item", "a1")["total"] == 115
+    assert {f["status"] for f in as_json(cli_env, "files", "list")} == {"applied"}
+    assert as_json(cli_env, "status")["files_waiting"] == 0
+
+
+def test_sql_gives_blobs_and_intervals_as_text_a_program_can_read(cli_env: dict[str, str]) -> None:
+    # GIVEN a query with a BLOB, intervals, a list of intervals, a decimal and a NaN
+    query = (
+        "SELECT 'x\\xFF'::BLOB AS b, INTERVAL 1 DAY AS i, INTERVAL '-90 minutes' AS n, "
+        "[INTERVAL '1.5 seconds'] AS l, 1.50::DECIMAL(4, 2) AS d, 'nan'::DOUBLE AS f"
+    )
+    # WHEN it is asked for as JSON and as CSV
+    as_json_out = run(cli_env, "--format", "json", "sql", query).stdout
+    as_csv = run(cli_env, "--format", "csv", "sql", query).stdout
+    # THEN a BLOB is upper-case hex and an INTERVAL an ISO 8601 duration in both, and the JSON is strict
+    assert json.loads(as_json_out, parse_constant=lambda c: pytest.fail(f"non-standard JSON {c}")) == [
+        {"b": "78FF", "i": "P1D", "n": "-PT1H30M", "l": ["PT1.5S"], "d": "1.50", "f": "NaN"}
+    ]
+    assert as_csv.splitlines() == ["b,i,n,l,d,f", '78FF,P1D,\'-PT1H30M,"[""PT1.5S""]",1.50,nan']
+
+
+def test_a_script_with_a_broken_statement_prints_what_ran_and_names_the_statement(cli_env: dict[str, str]) -> None:
+    # GIVEN a script whose second statement does not parse, and one whose second statement fails to run
+    broken = "SELECT 1 AS a;\n-- a comment; with a semicolon\nSELEC 2;\nSELECT 3 AS c;\n"
+    failing = "SELECT 1 AS a;\nSELECT nope;\nSELECT 3 AS c;\n"
+    # WHEN each is run from stdin
+    results = []
+    for script, fmt in ((broken, "csv"), (failing, "json")):
+        command = ["inventory", "--format", fmt, "sql"]
+        results.append(subprocess.run(command, env=cli_env, input=script, capture_output=True, text=True, timeout=120))
+    # THEN statement 1's result is printed, the error names statement 2 in one line, and the exit is non-zero
+    parse, run_error = results
+    assert parse.returncode == 1 and parse.stdout == "a\n1\n\n"
+    assert parse.stderr.splitlines() == ['error: statement 2: Parser Error: syntax error at or near "SELEC"']
+    assert run_error.returncode == 1
+    assert json.loads(run_error.stdout) == [{"query": "SELECT 1 AS a;", "rows": [{"a": 1}]}]
+    [line] = run_error.stderr.splitlines()
+    assert line.startswith("error: statement 2: Binder Error: ") and "nope" in line

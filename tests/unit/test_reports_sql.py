@@ -44,14 +44,15 @@ def levels_from_table(rt: LocalRuntime) -> dict[tuple[str, str], int]:
 
 
 def test_sum_of_transactions_equals_the_levels(runtime: LocalRuntime) -> None:
-    con, stats = connect(runtime.ports.objects, batch_rows=500)  # small batches: several loads per file
+    # small batches: several loads per file
+    con, stats = connect(runtime.ports.objects, runtime.ports.table, batch_rows=500)
     result = run_query(con, "SELECT warehouse, item_id, sum(change) FROM transactions GROUP BY ALL")
     assert {(w, i): int(s) for w, i, s in result.rows} == levels_from_table(runtime)
     assert stats.unusable_files == 1
 
 
 def test_rejected_rows_are_exactly_the_bad_rows_ingest_kept(runtime: LocalRuntime) -> None:
-    con, _ = connect(runtime.ports.objects)
+    con, _ = connect(runtime.ports.objects, runtime.ports.table)
     table = runtime.ports.table
     kept = {
         (b.file_key, b.line, b.reason, b.raw)
@@ -66,7 +67,7 @@ def test_rejected_rows_are_exactly_the_bad_rows_ingest_kept(runtime: LocalRuntim
 
 
 def test_columns_types_and_awkward_values(runtime: LocalRuntime) -> None:
-    con, _ = connect(runtime.ports.objects)
+    con, _ = connect(runtime.ports.objects, runtime.ports.table)
     described = run_query(con, "DESCRIBE transactions").rows
     assert [(r[0], r[1]) for r in described] == [
         ("ts", "TIMESTAMP WITH TIME ZONE"),
@@ -99,7 +100,7 @@ def test_columns_types_and_awkward_values(runtime: LocalRuntime) -> None:
     ],
 )
 def test_refuses_anything_outside_memory_with_one_line(runtime: LocalRuntime, query: str) -> None:
-    con, _ = connect(runtime.ports.objects)
+    con, _ = connect(runtime.ports.objects, runtime.ports.table)
     with pytest.raises(SqlError) as info:
         run_query(con, query)
     assert "\n" not in str(info.value)
@@ -107,7 +108,7 @@ def test_refuses_anything_outside_memory_with_one_line(runtime: LocalRuntime, qu
 
 
 def test_history_ends_at_the_current_level(runtime: LocalRuntime) -> None:
-    history = DuckDbHistory(runtime.ports.objects)
+    history = DuckDbHistory(runtime.ports.objects, runtime.ports.table)
     for (warehouse, item_id), level in list(levels_from_table(runtime).items())[:5]:
         points = history.pair_history(warehouse, item_id)
         assert points and points[-1].level == level
@@ -123,7 +124,7 @@ def documented_queries() -> list[str]:
 def test_the_documented_queries_run_and_agree_with_the_levels(runtime: LocalRuntime) -> None:
     # GIVEN the three example queries of docs/reports.md
     top_movers, per_day, per_warehouse = documented_queries()
-    con, _ = connect(runtime.ports.objects)
+    con, _ = connect(runtime.ports.objects, runtime.ports.table)
     levels = levels_from_table(runtime)
     # THEN each runs, and their answers fit the stock table
     movers = run_query(con, top_movers)
@@ -141,8 +142,8 @@ def test_the_documented_queries_run_and_agree_with_the_levels(runtime: LocalRunt
 def test_a_date_range_loads_only_the_files_dated_within_it(runtime: LocalRuntime) -> None:
     # WHEN only 2021-02-16 is asked for (the key's date, both ends inclusive)
     day = date(2021, 2, 16)
-    con, stats = connect(runtime.ports.objects, first_day=day, last_day=day)
-    whole, _ = connect(runtime.ports.objects)
+    con, stats = connect(runtime.ports.objects, runtime.ports.table, first_day=day, last_day=day)
+    whole, _ = connect(runtime.ports.objects, runtime.ports.table)
     # THEN exactly that day's files are read: good rows and bad ones (the unusable file is dated the 16th)
     keys = {k for (k,) in run_query(con, "SELECT DISTINCT file_key FROM transactions").rows}
     rejected = {k for (k,) in run_query(con, "SELECT DISTINCT file_key FROM rejected_rows").rows}
@@ -152,3 +153,42 @@ def test_a_date_range_loads_only_the_files_dated_within_it(runtime: LocalRuntime
     everything = {k for (k,) in run_query(whole, "SELECT DISTINCT file_key FROM transactions").rows}
     assert keys == {k for k in everything if "/2021/02/16/" in k} and keys != everything
     assert stats.files == len(keys | rejected)
+
+
+def test_a_file_put_but_not_processed_is_left_out_of_sql_and_history_until_applied(runtime: LocalRuntime) -> None:
+    # GIVEN a processed runtime, and one more file put (stored) but not processed yet
+    levels = levels_from_table(runtime)
+    warehouse, item_id = next(iter(levels))
+    history = DuckDbHistory(runtime.ports.objects, runtime.ports.table)
+    before = history.pair_history(warehouse, item_id)
+    late = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n" + (
+        f"2021-02-17T10:00:00Z\t{warehouse}\t{item_id}\tlate\t1000\n"
+    )
+    upload(runtime.ports, "inventory_files/2021/02/17/20210217100000_inventory.csv", late.encode())
+    # WHEN SQL and the history are asked before `process`
+    con, stats = connect(runtime.ports.objects, runtime.ports.table)
+    sums = run_query(con, "SELECT warehouse, item_id, sum(change) FROM transactions GROUP BY ALL").rows
+    # THEN they show what the stock table shows, and the file left out is counted
+    assert {(w, i): int(s) for w, i, s in sums} == levels
+    assert (stats.not_applied, stats.changed) == (1, 0)
+    assert history.pair_history(warehouse, item_id) == before
+    # AND once it is applied both include it
+    assert run_until_idle(runtime.ports, runtime.bus).dead == 0
+    con, stats = connect(runtime.ports.objects, runtime.ports.table)
+    (total,) = run_query(
+        con, f"SELECT sum(change) FROM transactions WHERE warehouse = '{warehouse}' AND item_id = '{item_id}'"
+    ).rows
+    assert int(total[0]) == levels[(warehouse, item_id)] + 1000 == levels_from_table(runtime)[(warehouse, item_id)]
+    assert stats.not_applied == 0
+    assert history.pair_history(warehouse, item_id)[-1].level == levels[(warehouse, item_id)] + 1000
+
+
+def test_a_file_overwritten_after_it_was_applied_is_left_out_and_counted(runtime: LocalRuntime) -> None:
+    # GIVEN an applied file whose object is then overwritten behind the CLI's back (as S3 allows)
+    key = "inventory_files/2021/02/16/20210216100002_inventory.csv"
+    runtime.ports.objects.put(key, b"Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n")
+    # WHEN SQL loads the bucket
+    con, stats = connect(runtime.ports.objects, runtime.ports.table)
+    # THEN the new content, which ingest never applied, is not read as if it had been, and it is counted
+    assert stats.changed == 1
+    assert run_query(con, f"SELECT count(*) FROM transactions WHERE file_key = '{key}'").rows == [(0,)]
