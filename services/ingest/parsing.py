@@ -82,6 +82,17 @@ def _raw(line: str | bytes) -> str:
     return text[:RAW_CHARS]
 
 
+def _peek(chunks: Iterable[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
+    """At least the first `size` bytes (fewer only if the stream is shorter), and the chunks after them."""
+    stream = iter(chunks)
+    head = b""
+    for chunk in stream:
+        head += chunk
+        if len(head) >= size:
+            break
+    return head, stream
+
+
 def as_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
     """The stream as UTF-8: a file that starts with a UTF-16 byte-order mark (spreadsheets' "Unicode
     text" export) is transcoded on the fly; anything else passes through untouched.
@@ -89,12 +100,7 @@ def as_utf8(chunks: Iterable[bytes]) -> Iterator[bytes]:
     Invalid UTF-16 (a lone surrogate, a final odd byte) becomes bytes that are invalid UTF-8, so only
     the lines holding it turn into bad rows, as they would in a UTF-8 file.
     """
-    stream = iter(chunks)
-    head = b""
-    for chunk in stream:
-        head += chunk
-        if len(head) >= 4:
-            break
+    head, stream = _peek(chunks, 4)
     if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):  # before UTF-16: FF FE starts both
         raise UnusableFile("file is UTF-32 text; save it as UTF-8 or UTF-16")
     if not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
@@ -128,12 +134,7 @@ def inventory_bytes(open_stream: Callable[[], Iterable[bytes]]) -> Iterable[byte
 
 def _legacy_8bit(chunks: Iterable[bytes]) -> bool:
     """Whether some line is not UTF-8 while no line holds UTF-8 beyond ASCII (stops at the first such line)."""
-    stream = iter(chunks)
-    head = b""
-    for chunk in stream:
-        head += chunk
-        if len(head) >= 2:
-            break
+    head, stream = _peek(chunks, 2)
     if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return False  # UTF-16 (or UTF-32, refused as such): its broken characters stay bad rows
     invalid = False
