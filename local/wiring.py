@@ -137,6 +137,12 @@ def bootstrap(settings: Settings, apply_default: bool = True) -> LocalRuntime:
         recorded = table.recorded_default_threshold()
         if recorded is not None:
             table.default_threshold = recorded
+        else:
+            # A new home: whatever this command delivers (validate and replay run pending deliveries)
+            # sets alert states with this default, so it is the one to record; a later start with
+            # another one is then a change, announced and swept.
+            with table.transaction():
+                table.record_default_threshold()
     return LocalRuntime(ports=ports, db=db, bus=bus, keyring=keyring, cipher=cipher)
 
 

@@ -76,6 +76,15 @@ def check_layout(key: str) -> None:
     raise BadKey(f"key {key!r} must look like {prefix}YYYY/MM/DD/<file name>, with a real date")
 
 
+def is_data_key(key: str) -> bool:
+    """Whether the files service takes this key (an object under any other key is refused as bad_key)."""
+    try:
+        classify_key(key)
+    except BadKey:
+        return False
+    return True
+
+
 def classify_key(key: str) -> Kind:
     """Which kind of file a key holds, or BadKey."""
     key = normalize_key(key)

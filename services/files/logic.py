@@ -13,7 +13,7 @@ from adapters.ports import ObjectInfo, ObjectStore, Ports
 from events import Envelope, deterministic_id, new_event
 from events.models import FileArrived, FileRejected
 from events.rules import INVENTORY_PREFIX, THRESHOLDS_PREFIX
-from services.files.keys import BadKey, check_layout, classify_key, normalize_key
+from services.files.keys import BadKey, check_layout, classify_key, is_data_key, normalize_key
 
 SOURCE = "inventory.files"
 
@@ -36,16 +36,22 @@ def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
     existing = ports.objects.head(key) if known is None else None
     old_etag = known.etag if known is not None else (existing.etag if existing is not None else None)
     # On S3 the etag is not a SHA-256 (and not even an MD5 under SSE-KMS): compare the content itself.
-    if old_etag is not None and old_etag != etag and not _holds(ports, key, etag, size):
-        ports.bus.publish([_conflict_event(key, kind, etag)])
-        # A key is applied once; a correction is a new file, and the key's folder still dates it.
-        folder, _, name = key.rpartition("/")
-        stem, dot, suffix = name.rpartition(".")
-        other = f"{folder}/{stem or suffix}_2{dot}{suffix if stem else ''}"
-        raise FileConflict(
-            f"{key} already holds different content; refused (nothing was applied). "
-            f"To send a correction, store it under a new name, e.g. {other}"
-        )
+    if old_etag is not None and old_etag != etag:
+        if not _holds(ports, key, etag, size):
+            ports.bus.publish([_conflict_event(key, kind, etag)])
+            # A key is applied once; a correction is a new file, and the key's folder still dates it.
+            folder, _, name = key.rpartition("/")
+            stem, dot, suffix = name.rpartition(".")
+            other = f"{folder}/{stem or suffix}_2{dot}{suffix if stem else ''}"
+            raise FileConflict(
+                f"{key} already holds different content; refused (nothing was applied). "
+                f"To send a correction, store it under a new name, e.g. {other}"
+            )
+        # The same content is stored already. Storing it again would give the S3 object a new etag
+        # (under SSE-KMS every upload gets its own), which the files service would take for new content.
+        stored = ports.objects.head(key)
+        if stored is not None:
+            return stored
     return ports.objects.put(key, data)
 
 
@@ -58,13 +64,9 @@ def stored_not_recorded(objects: ObjectStore, recorded: Container[str]) -> list[
     waiting = []
     for prefix in (INVENTORY_PREFIX, THRESHOLDS_PREFIX):
         for info in objects.list(prefix):
-            if info.key in recorded:
-                continue
-            try:
-                classify_key(info.key)
-            except BadKey:
-                continue  # the files service refuses such a key (bad_key) and never records it: not waiting
-            waiting.append(info)
+            # A key the files service refuses (bad_key) is never recorded, and so not waiting either.
+            if info.key not in recorded and is_data_key(info.key):
+                waiting.append(info)
     return sorted(waiting, key=lambda i: (i.modified, i.key))
 
 

@@ -134,9 +134,9 @@ def inventory_bytes(open_stream: Callable[[], Iterable[bytes]]) -> Iterable[byte
 
 def _legacy_8bit(chunks: Iterable[bytes]) -> bool:
     """Whether some line is not UTF-8 while no line holds UTF-8 beyond ASCII (stops at the first such line)."""
-    head, stream = _peek(chunks, 2)
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return False  # UTF-16 (or UTF-32, refused as such): its broken characters stay bad rows
+    head, stream = _peek(chunks, 4)
+    if head.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return False  # UTF-16 (UTF-32 is refused as such): its broken characters stay bad rows
     invalid = False
     for _, block in _iter_blocks(itertools.chain([head], stream), MAX_LINE_BYTES):
         if block is None:
@@ -341,7 +341,7 @@ def _align(fields: list[str], names: tuple[str, ...]) -> list[str] | str:
             return fields + [""] * (n - len(fields))
         missing = (names[i] or f"column {i + 1} (unnamed)" for i in range(len(fields), named[-1] + 1))
         return f"missing column(s): {', '.join(missing)}"
-    if any(f.strip() for f in fields[n:]):
+    if any(_unquote(f.strip()).strip() for f in fields[n:]):  # `""` is as empty as nothing
         return f"{len(fields)} fields, header has {n}"
     return fields[:n]
 

@@ -350,7 +350,7 @@ def create_app(
                 "on AWS query the Glue table `transactions` with Athena"
             )
         try:
-            points = source.pair_history(warehouse, item_id)
+            points = source.pair_history(warehouse.strip(), item_id.strip())  # stored stripped, as reports
         except HistoryUnavailable as exc:
             raise NotImplementedHere(str(exc)) from None
         if not points:

@@ -27,7 +27,7 @@ import duckdb
 
 from adapters.ports import FileRecord, ObjectInfo, ObjectStore, StockTable
 from events.rules import INVENTORY_PREFIX
-from services.files.keys import key_date
+from services.files.keys import is_data_key, key_date
 from services.ingest.parsing import BadRow, UnusableFile, inventory_bytes, parse_inventory
 
 BATCH_ROWS = 100_000
@@ -98,6 +98,8 @@ def select_files(
             if day is None or (first_day and day < first_day) or (last_day and day > last_day):
                 continue
         record = ledger.get(info.key)
+        if record is None and not is_data_key(info.key):
+            continue  # the files service refuses such a key (bad_key): it is never applied, nor waiting
         if record is None or record.status not in ("applied", "rejected"):
             selection.not_applied += 1
         elif record.etag != info.etag:

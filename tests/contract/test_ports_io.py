@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.ports import Mail, NoSuchObject
+from adapters.ports import Mail, NoSuchObject, ObjectInfo
 from events import new_event
 from events.models import ThresholdChange
 from tests.contract.conftest import Backend, InjectedCrash
@@ -73,3 +73,28 @@ def test_a_mail_has_text_and_html(backend: Backend) -> None:
     parts = {p.get_content_type(): p.get_payload(decode=True) for p in sent.walk() if not p.is_multipart()}
     assert parts["text/plain"] == (mail.text + "\n").encode()
     assert parts["text/html"] == (mail.html + "\n").encode()
+
+
+def test_putting_the_same_content_again_never_rewrites_a_stored_object(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from services.files.logic import upload
+
+    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    data = b"Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta\tA\t1\n"
+    first = upload(backend.ports, key, data)
+    writes: list[str] = []
+    put = backend.ports.objects.put
+
+    def counted_put(k: str, d: bytes) -> ObjectInfo:
+        writes.append(k)
+        return put(k, d)
+
+    monkeypatch.setattr(backend.ports.objects, "put", counted_put)
+    # WHEN the same file is put again
+    again = upload(backend.ports, key, data)
+    # THEN on S3, whose etags are not content hashes (under SSE-KMS each upload gets its own), the object is
+    # left alone so the files service never mistakes it for new content; locally, where the etag is the
+    # content's hash, storing it again changes nothing
+    assert again.etag == first.etag
+    assert writes == ([] if backend.name == "aws" else [key])

@@ -418,3 +418,21 @@ def test_a_script_with_a_broken_statement_prints_what_ran_and_names_the_statemen
     assert json.loads(run_error.stdout) == [{"query": "SELECT 1 AS a;", "rows": [{"a": 1}]}]
     [line] = run_error.stderr.splitlines()
     assert line.startswith("error: statement 2: Binder Error: ") and "nope" in line
+
+
+def test_a_new_home_first_used_by_validate_still_announces_a_later_default_change(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN a new home whose first deliveries are run by `validate` (it runs what is pending), default 10
+    path = tmp_path / "f.tsv"
+    path.write_text(
+        "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tA\t20\n"
+    )
+    run(cli_env, "put", str(path), "--key", "inventory_files/2021/02/15/20210215120000_inventory.csv")
+    run(cli_env, "validate", "--check-delay", "0")
+    # WHEN `process` starts with the default 50
+    with_50 = dict(cli_env, INVENTORY_DEFAULT_THRESHOLD="50")
+    run(with_50, "process")
+    # THEN the change is swept: the pair at 20 is on the restock list and one alert mail went out
+    assert [(r["item_id"], r["threshold"]) for r in as_json(with_50, "report", "restock")] == [("a1", 50)]
+    assert len(as_json(with_50, "mail", "list")) == 2  # the alert, and the validation summary

@@ -516,3 +516,15 @@ def test_GIVEN_long_warehouse_or_item_id_WHEN_parsed_THEN_bad_beyond_the_limits(
         assert isinstance(row, BadRow)
         assert row.reason.endswith("is longer than 200 characters or 500 bytes")
         assert sums.bad_rows == [row] and sums.by_warehouse == {}
+
+
+def test_GIVEN_utf32_file_WHEN_read_as_ingest_THEN_refused_as_utf32_whatever_its_byte_order() -> None:
+    for encoding in ("utf-32-le", "utf-32-be"):
+        data = "\ufeff" + LEGACY
+        with pytest.raises(UnusableFile, match="UTF-32"):
+            read_as_ingest(data.encode(encoding))
+
+
+def test_GIVEN_trailing_quoted_empty_field_WHEN_parsed_THEN_as_blank_as_an_empty_one() -> None:
+    (row,) = parse(f'{HEADER}\n2021-02-15T12:00:00Z\tW\ta1\tA\t5\t""\n')
+    assert isinstance(row, Row) and row.change == 5
