@@ -6,7 +6,7 @@ import hashlib
 import smtplib
 import ssl
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from adapters.mime import to_mime
 from adapters.ports import Mail
@@ -62,19 +62,35 @@ class OutboxMailer:
 
 
 class SmtpMailer:
-    """smtp://user:pass@host:port (STARTTLS when offered, or ?starttls=require), smtps:// for implicit TLS."""
+    """smtp://user:pass@host:port (STARTTLS when offered, or ?starttls=require), smtps:// for implicit TLS.
+
+    With a user name STARTTLS is required: a password must never go out in clear because someone in
+    between removed the server's STARTTLS offer.
+    """
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:
+        usage = "INVENTORY_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465"
         parsed = urlparse(url)
         if parsed.scheme not in ("smtp", "smtps") or not parsed.hostname:
-            raise SettingsError("INVENTORY_SMTP_URL must look like smtp://user:password@host:587 or smtps://host:465")
+            raise SettingsError(usage)
+        try:
+            port = parsed.port
+        except ValueError:
+            raise SettingsError(f"{usage}: the port must be a number from 1 to 65535") from None
+        options = parse_qs(parsed.query, keep_blank_values=True)
+        allowed = {"starttls": ("require",), "verify": ("true", "false")}
+        for name, values in options.items():
+            if name not in allowed or len(values) != 1 or values[0] not in allowed[name]:
+                raise SettingsError(
+                    f"{usage}: unknown option {name}={'/'.join(values)} (known: starttls=require, verify=false)"
+                )
         self.scheme = parsed.scheme
         self.host = parsed.hostname
-        self.port = parsed.port or (465 if parsed.scheme == "smtps" else 25)
+        self.port = port or (465 if parsed.scheme == "smtps" else 25)
         self.user = unquote(parsed.username) if parsed.username else None
         self.password = unquote(parsed.password) if parsed.password else None
-        self.require_tls = "starttls=require" in parsed.query
-        self.verify = "verify=false" not in parsed.query
+        self.require_tls = options.get("starttls") == ["require"] or self.user is not None
+        self.verify = options.get("verify") != ["false"]
         self.timeout = timeout
 
     def _context(self) -> ssl.SSLContext:

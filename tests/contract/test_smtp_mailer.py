@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import email
+import smtplib
 import socket
 import ssl
 from email.message import Message
@@ -18,7 +19,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from adapters.local.mailer import SmtpMailer
-from adapters.settings import Settings
+from adapters.ports import Mail
+from adapters.settings import Settings, SettingsError
 from local.delivery import run_until_idle
 from local.wiring import bootstrap
 from services.files.logic import upload
@@ -132,3 +134,45 @@ def test_smtp_down_dead_letters_then_redrive_delivers_once(smtp_server, tmp_path
     run_until_idle(up.ports, up.bus)
     # THEN exactly one mail arrived
     assert len(inbox.messages) == 1
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # that is the server under test
+def test_a_password_is_never_sent_to_a_server_that_offers_no_starttls(tmp_path: Path) -> None:
+    # GIVEN a server without STARTTLS that would accept any login in clear
+    inbox = Inbox()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    logins: list[object] = []
+
+    def accept_all(server: object, session: Session, envelope: Envelope, mechanism: str, data: object) -> AuthResult:
+        logins.append(data)
+        return AuthResult(success=True)
+
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, authenticator=accept_all, auth_required=True, auth_require_tls=False
+    )
+    controller.start()
+    try:
+        mailer = SmtpMailer(f"smtp://buyer:s3cret@127.0.0.1:{port}")
+        # WHEN a mail is sent with credentials THEN it fails before the login, and nothing was sent
+        with pytest.raises(smtplib.SMTPNotSupportedError):
+            mailer.send(Mail("m1@example.com", "s", "t", "<p>t</p>", ("b@example.com",), "a@example.com"))
+        assert logins == [] and inbox.messages == []
+    finally:
+        controller.stop()
+
+
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("smtp://127.0.0.1:notaport", "the port must be a number"),
+        ("smtp://127.0.0.1:99999", "the port must be a number"),
+        ("smtp://127.0.0.1:25?starttls=maybe", "unknown option starttls=maybe"),
+        ("smtp://127.0.0.1:25?tls=on", "unknown option tls=on"),
+    ],
+)
+def test_a_bad_smtp_url_is_one_clear_settings_error(url: str, words: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        SmtpMailer(url)
+    assert words in str(info.value) and "\n" not in str(info.value)
