@@ -32,6 +32,8 @@ class Settings(BaseModel):
     retry_base_seconds: float = Field(default=0.2, ge=0, le=MAX_RETRY_BASE_SECONDS)
     # How long the local event archive keeps delivered events (the AWS archive keeps them 365 days).
     archive_days: int = Field(default=365, ge=1, le=MAX_ARCHIVE_DAYS)
+    # How long a file in serve's inbox must stay unchanged before it is taken (a copy may stall).
+    inbox_settle_seconds: float = Field(default=5.0, ge=0, le=3600)
     # Encryption at rest of the local home (kms.envelope); the master key lives outside the home.
     encrypt: bool = True
     master_key: str | None = Field(default=None, repr=False)
@@ -55,6 +57,7 @@ class Settings(BaseModel):
             "max_attempts": "INVENTORY_MAX_ATTEMPTS",
             "retry_base_seconds": "INVENTORY_RETRY_BASE_SECONDS",
             "archive_days": "INVENTORY_ARCHIVE_DAYS",
+            "inbox_settle_seconds": "INVENTORY_INBOX_SETTLE_SECONDS",
             "encrypt": "INVENTORY_ENCRYPT",
             "master_key": "INVENTORY_MASTER_KEY",
             "master_key_file": "INVENTORY_MASTER_KEY_FILE",

@@ -7,6 +7,7 @@ batches; because every state change commits together with its events, a SIGKILL 
 
 from __future__ import annotations
 
+import glob
 import logging
 import shutil
 import signal
@@ -50,7 +51,9 @@ class Server:
         self.now = now
         self.stop_event = threading.Event()
         self.stats = DeliveryStats()
-        self._sizes: dict[Path, int] = {}
+        # path -> (size, mtime, when that pair was first seen): a file is taken once it has been quiet
+        self._seen: dict[Path, tuple[int, int, float]] = {}
+        self.settle_seconds = runtime.ports.settings.inbox_settle_seconds
         self.next_run = next_nightly(self.now())
         self.next_prune = self.now()  # at start, then once a day
 
@@ -62,13 +65,25 @@ class Server:
         signal.signal(signal.SIGINT, self.request_stop)
 
     def scan_inbox(self) -> int:
-        """Put every file that has stopped growing; a half-copied file waits for the next scan."""
+        """Put every file that has not changed for `settle_seconds`; one still being copied waits.
+
+        Two equal sizes a poll apart are not enough: a copy that stalls for a moment (a network share,
+        scp) would be taken half-written, and the rest of it lost. A writer that can rename is safer
+        still: write under a hidden name (.x.partial), which the inbox ignores, then rename.
+        """
         self.inbox.mkdir(parents=True, exist_ok=True)
         stored = 0
+        now = time.monotonic()
         for path in sorted(p for p in self.inbox.rglob("*") if p.is_file() and not p.name.startswith(".")):
-            size = path.stat().st_size
-            if self._sizes.get(path) != size:
-                self._sizes[path] = size
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue  # renamed or removed since the listing
+            seen = self._seen.get(path)
+            if seen is None or seen[:2] != (stat.st_size, stat.st_mtime_ns):
+                self._seen[path] = (stat.st_size, stat.st_mtime_ns, now)
+                continue
+            if now - seen[2] < self.settle_seconds:
                 continue
             key = path.relative_to(self.inbox).as_posix()
             try:
@@ -79,7 +94,7 @@ class Server:
             # The object is stored and announced before the inbox copy goes, so a crash here only
             # means the same content is put again, which is harmless.
             path.unlink()
-            self._sizes.pop(path, None)
+            self._seen.pop(path, None)
             stored += 1
         return stored
 
@@ -87,6 +102,11 @@ class Server:
         """Keep a refused file (nothing is dropped), sealed like everything else in the home."""
         target = self.rejected / key.replace("..", "_")
         target.parent.mkdir(parents=True, exist_ok=True)
+        # Another refused file of the same name must not replace this one's copy: number them.
+        base, n = target, 1
+        while any(target.parent.glob(glob.escape(target.name) + "*")):
+            n += 1
+            target = base.with_name(f"{base.name}.{n}")
         cipher = self.runtime.cipher
         if cipher is None:
             shutil.move(str(path), target)
@@ -96,7 +116,7 @@ class Server:
             target.write_bytes(cipher.encrypt(context, path.read_bytes(), {}))
             path.unlink()
         target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
-        self._sizes.pop(path, None)
+        self._seen.pop(path, None)
         log.warning("set aside %s: %s", key, reason)
 
     def tick(self) -> None:

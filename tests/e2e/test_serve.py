@@ -36,7 +36,7 @@ def wait_for(predicate, timeout: float = 90.0) -> None:
 def start_serve(env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
         ["inventory", "serve", "--poll", "0.1", "--port", "0"],
-        env=env,
+        env=dict(env, INVENTORY_INBOX_SETTLE_SECONDS="0.5"),  # the copies here are complete at once
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -139,6 +139,11 @@ def test_serve_puts_files_dropped_into_the_inbox_and_sets_aside_bad_keys(cli_env
     assert proc.returncode == 0
     assert "must start with" in (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc.reason.txt").read_text()
     assert b"hello" not in (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc").read_bytes()  # sealed
+    # AND the refused file can be read back in clear
+    kept = subprocess.run(
+        ["inventory", "get", "inbox-rejected/elsewhere/notes.txt.enc"], env=cli_env, capture_output=True, check=True
+    )
+    assert kept.stdout == b"hello"
     mails = subprocess.run(
         ["inventory", "--format", "json", "mail", "list"], env=cli_env, capture_output=True, text=True, check=True
     ).stdout

@@ -1,0 +1,67 @@
+"""serve's inbox: when a dropped file is taken, and what happens to refused ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.settings import Settings
+from local import serve
+from local.delivery import run_until_idle
+from local.serve import Server
+from local.wiring import bootstrap
+from services.reports.logic import item_report
+
+KEY = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    now = [1000.0]
+    monkeypatch.setattr(serve.time, "monotonic", lambda: now[0])
+    return now
+
+
+def test_a_file_whose_copy_stalls_is_taken_only_once_it_has_been_quiet(tmp_path: Path, clock: list[float]) -> None:
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=5))
+    server = Server(runtime)
+    path = server.inbox / KEY
+    path.parent.mkdir(parents=True)
+    rows = [f"2021-02-15T12:00:{n:02d}Z\tW\ta1\tA\t1\n" for n in range(40)]
+    # GIVEN a copy that writes half the file, then stalls for 4 s (longer than two polls)
+    path.write_text(HEADER + "".join(rows[:20]))
+    assert server.scan_inbox() == 0
+    clock[0] += 4
+    assert server.scan_inbox() == 0
+    # WHEN it writes the rest and then stays quiet
+    with path.open("a") as fh:
+        fh.write("".join(rows[20:]))
+    clock[0] += 1
+    assert server.scan_inbox() == 0
+    clock[0] += 4.9
+    assert server.scan_inbox() == 0
+    clock[0] += 0.2
+    # THEN the whole file is taken, once, and every row counts
+    assert server.scan_inbox() == 1
+    run_until_idle(runtime.ports, runtime.bus)
+    assert item_report(runtime.ports.table, "a1")["total"] == 40
+    runtime.close()
+
+
+def test_two_refused_files_of_the_same_name_are_both_kept(tmp_path: Path, clock: list[float]) -> None:
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0, encrypt=False))
+    server = Server(runtime)
+    stray = server.inbox / "elsewhere" / "notes.txt"
+    stray.parent.mkdir(parents=True)
+    for text in ("first", "second"):
+        stray.write_text(text)
+        server.scan_inbox()  # seen
+        server.scan_inbox()  # quiet: taken, refused and set aside
+        assert not stray.exists()
+    kept = sorted(p.name for p in (server.rejected / "elsewhere").iterdir())
+    assert kept == ["notes.txt", "notes.txt.2", "notes.txt.2.reason.txt", "notes.txt.reason.txt"]
+    folder = server.rejected / "elsewhere"
+    assert {(folder / n).read_text() for n in ("notes.txt", "notes.txt.2")} == {"first", "second"}
+    runtime.close()
