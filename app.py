@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.aws.construct import Analytics, Storage
 from adapters.limits import MAX_THRESHOLD
+from adapters.settings import EMAIL_PATTERN
 from events.construct import InventoryEvents
 from events.rules import TARGETS
 from kms.construct import InventoryKey
@@ -51,8 +52,8 @@ class StackSettings(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
     stack_name: str = Field("Inventory", alias="stackName", pattern=r"^[A-Za-z][A-Za-z0-9-]{0,127}$")
-    purchasing_email: str = Field("purchasing@example.com", alias="purchasingEmail", pattern=r"^[^@\s]+@[^@\s]+$")
-    sender_email: str = Field("inventory@example.com", alias="senderEmail", pattern=r"^[^@\s]+@[^@\s]+$")
+    purchasing_email: str = Field("purchasing@example.com", alias="purchasingEmail", pattern=EMAIL_PATTERN)
+    sender_email: str = Field("inventory@example.com", alias="senderEmail", pattern=EMAIL_PATTERN)
     default_threshold: int = Field(10, alias="defaultThreshold", ge=0, le=MAX_THRESHOLD)
     check_delay_seconds: float = Field(10, alias="checkDelaySeconds", ge=0)
     validator_schedule: str = Field("cron(0 3 * * ? *)", alias="validatorSchedule", pattern=r"^(cron|rate)\(.+\)$")

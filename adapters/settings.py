@@ -15,6 +15,8 @@ from adapters.limits import (
     MAX_THRESHOLD,
 )
 
+EMAIL_PATTERN = r"^[^@\s,;<>]+@[^@\s,;<>]+$"  # one address; also keeps CR/LF out of the mail headers
+
 
 class SettingsError(ValueError):
     pass
@@ -23,8 +25,9 @@ class SettingsError(ValueError):
 class Settings(BaseModel):
     home: Path = Path(".inventory")
     default_threshold: int = Field(default=10, ge=0, le=MAX_THRESHOLD)
-    purchasing_email: str = "purchasing@example.com"
-    sender_email: str = "inventory@example.com"
+    # One address each, checked at start: a typo would otherwise surface only when a mail is refused.
+    purchasing_email: str = Field(default="purchasing@example.com", pattern=EMAIL_PATTERN)
+    sender_email: str = Field(default="inventory@example.com", pattern=EMAIL_PATTERN)
     smtp_url: str | None = None
     bucket_name: str = "inventory-local"
     check_delay: float = Field(default=10.0, ge=0, le=MAX_CHECK_DELAY)

@@ -83,7 +83,11 @@ def _run(runtime: LocalRuntime, console: Console, seed: int, samples: Path) -> N
         by_cause[a.detail["cause"]] = by_cause.get(a.detail["cause"], 0) + 1
     console.print(f"BelowThreshold events: {len(alerts)} {by_cause}")
     rejected = runtime.bus.archived(detail_type="FileRejected")
-    console.print(f"FileRejected events: {len(rejected)} (bad rows are kept with line and reason)")
+    whole = sum(1 for e in rejected if e.detail.get("reason") != "bad_rows")
+    console.print(
+        f"FileRejected events: {len(rejected)}: {len(rejected) - whole} file(s) with bad rows (the good rows "
+        f"applied, the bad kept with line and reason: `inventory files bad-rows KEY`), {whole} file(s) refused whole"
+    )
     if isinstance(ports.mailer, OutboxMailer):
         mails = ports.mailer.messages()
         console.print(f"{len(mails)} mail(s) in {ports.mailer.outbox.resolve()}:")

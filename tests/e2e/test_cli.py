@@ -141,6 +141,8 @@ def test_a_bad_aws_endpoint_url_variable_is_one_clear_line(cli_env: dict[str, st
         ("INVENTORY_DEFAULT_THRESHOLD", "99999999999999999999", "invalid setting INVENTORY_DEFAULT_THRESHOLD"),
         ("INVENTORY_MAX_ATTEMPTS", "100000", "invalid setting INVENTORY_MAX_ATTEMPTS"),
         ("INVENTORY_RETRY_BASE_SECONDS", "1e300", "invalid setting INVENTORY_RETRY_BASE_SECONDS"),
+        ("INVENTORY_PURCHASING_EMAIL", "not-an-address", "invalid setting INVENTORY_PURCHASING_EMAIL"),
+        ("INVENTORY_PURCHASING_EMAIL", "a@b.c\r\nBcc: x@y.z", "invalid setting INVENTORY_PURCHASING_EMAIL"),
     ],
 )
 def test_a_bad_setting_is_one_clear_line_and_leaves_no_home_behind(
