@@ -20,6 +20,18 @@ def report_json(env: dict[str, str], *args: str) -> Any:
     return as_json(env, "report", *args)
 
 
+HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
+KEY = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+
+
+def put_file(env: dict[str, str], folder: Path, data: bytes, key: str = KEY) -> str:
+    """Write `data` as a file and `inventory put` it under `key`; returns the key."""
+    path = folder / "upload.tsv"
+    path.write_bytes(data)
+    run(env, "put", str(path), "--key", key)
+    return key
+
+
 def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_reports(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -271,12 +283,7 @@ def test_only_commands_that_run_the_services_change_the_default_threshold(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     # GIVEN a pair at 15 processed under the default 10
-    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
-    path = tmp_path / "f.tsv"
-    path.write_text(
-        "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tShirt\t15\n"
-    )
-    run(cli_env, "put", str(path), "--key", key)
+    put_file(cli_env, tmp_path, (HEADER + "2021-02-15T12:00:00Z\tW\ta1\tShirt\t15\n").encode())
     run(cli_env, "process")
     with_20 = dict(cli_env, INVENTORY_DEFAULT_THRESHOLD="20")
     # WHEN a shell with another default only reads a report
@@ -299,17 +306,13 @@ def test_a_windows_1252_export_is_applied_whole_and_sql_and_the_validator_agree(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     # GIVEN an inventory file as Excel on Windows saves "Text (Tab delimited)": Windows-1252 and CRLF
-    path = tmp_path / "export.txt"
-    path.write_bytes(
-        (
-            "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\r\n"
-            "2021-02-15T12:00:00Z\tMünchen 1\ta1\tKaffeebohnen Größe S\t25\r\n"
-            "2021-02-15T12:00:01Z\tMünchen 1\tb2\tT-Shirt\t30\r\n"
-        ).encode("cp1252")
-    )
-    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    export = (
+        HEADER
+        + "2021-02-15T12:00:00Z\tMünchen 1\ta1\tKaffeebohnen Größe S\t25\n"
+        + "2021-02-15T12:00:01Z\tMünchen 1\tb2\tT-Shirt\t30\n"
+    ).replace("\n", "\r\n")
     # WHEN it is put and processed
-    run(cli_env, "put", str(path), "--key", key)
+    key = put_file(cli_env, tmp_path, export.encode("cp1252"))
     run(cli_env, "process")
     # THEN every row is applied with its name as written, no row is refused, and SQL and the nightly
     # validation read the same rows
@@ -328,11 +331,8 @@ def test_a_windows_1252_export_is_applied_whole_and_sql_and_the_validator_agree(
 
 def test_get_prints_a_stored_file_and_the_validation_report_in_clear(tmp_path: Path, cli_env: dict[str, str]) -> None:
     # GIVEN a file put and processed, and a nightly validation run over it
-    data = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tShirt\t-4\n"
-    path = tmp_path / "f.tsv"
-    path.write_text(data)
-    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
-    run(cli_env, "put", str(path), "--key", key)
+    data = HEADER + "2021-02-15T12:00:00Z\tW\ta1\tShirt\t-4\n"
+    key = put_file(cli_env, tmp_path, data.encode())
     run(cli_env, "process")
     run(cli_env, "validate", "--check-delay", "0")
     [completed] = as_json(cli_env, "events", "list", "--type", "ValidationCompleted")
@@ -426,11 +426,7 @@ def test_a_new_home_first_used_by_validate_still_announces_a_later_default_chang
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
     # GIVEN a new home whose first deliveries are run by `validate` (it runs what is pending), default 10
-    path = tmp_path / "f.tsv"
-    path.write_text(
-        "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tA\t20\n"
-    )
-    run(cli_env, "put", str(path), "--key", "inventory_files/2021/02/15/20210215120000_inventory.csv")
+    put_file(cli_env, tmp_path, (HEADER + "2021-02-15T12:00:00Z\tW\ta1\tA\t20\n").encode())
     run(cli_env, "validate", "--check-delay", "0")
     # WHEN `process` starts with the default 50
     with_50 = dict(cli_env, INVENTORY_DEFAULT_THRESHOLD="50")
