@@ -26,7 +26,7 @@ from constructs import Construct
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from adapters.aws.construct import Analytics, Storage
-from adapters.limits import MAX_THRESHOLD
+from adapters.limits import MAX_CHECK_DELAY, MAX_THRESHOLD
 from adapters.settings import EMAIL_PATTERN
 from events.construct import InventoryEvents
 from events.rules import TARGETS
@@ -55,7 +55,8 @@ class StackSettings(BaseModel):
     purchasing_email: str = Field("purchasing@example.com", alias="purchasingEmail", pattern=EMAIL_PATTERN)
     sender_email: str = Field("inventory@example.com", alias="senderEmail", pattern=EMAIL_PATTERN)
     default_threshold: int = Field(10, alias="defaultThreshold", ge=0, le=MAX_THRESHOLD)
-    check_delay_seconds: float = Field(10, alias="checkDelaySeconds", ge=0)
+    # The task refuses more than MAX_CHECK_DELAY at start (adapters/settings.py): refuse it here, at synth.
+    check_delay_seconds: float = Field(10, alias="checkDelaySeconds", ge=0, le=MAX_CHECK_DELAY)
     validator_schedule: str = Field("cron(0 3 * * ? *)", alias="validatorSchedule", pattern=r"^(cron|rate)\(.+\)$")
     deletion_protection: bool = Field(True, alias="deletionProtection")
     # A name of aws_logs.RetentionDays: ONE_MONTH, ONE_YEAR, ...

@@ -9,8 +9,9 @@ Configuration comes from the task's environment:
   AWS_REGION / AWS_DEFAULT_REGION, optional AWS_ENDPOINT_URL (an emulator)
 
 Exit status: 0 when the run completed, was stopped by SIGTERM with a checkpoint, or found another run
-active (EventBridge Scheduler must not retry that); 1 on a configuration error; a crash is a crash
-(the next start resumes from the last checkpoint).
+active (EventBridge Scheduler must not retry that); 1 on a configuration error, a lost lease or a
+failure (the next start resumes from the last checkpoint). Every exit 1 logs a JSON line with level
+ERROR, which the stack's alarm counts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,6 +35,13 @@ TASK_ENVIRONMENT = (*REQUIRED, "INVENTORY_CHECK_DELAY", "INVENTORY_CHECKPOINT_EV
 def _log(message: str, level: str = "INFO", **fields: Any) -> None:
     sys.stdout.write(json.dumps({"level": level, "service": "validator", "message": message, **fields}) + "\n")
     sys.stdout.flush()
+
+
+def _fail(message: str) -> int:
+    """A run that cannot start: one line for a person reading stderr, one ERROR line for the alarm."""
+    sys.stderr.write(f"error: {message}\n")
+    _log(message, level="ERROR", status="not_started")
+    return 1
 
 
 def build_ports(settings: Settings, env: Mapping[str, str]) -> tuple[Ports, Any]:
@@ -57,14 +66,12 @@ def main(env: Mapping[str, str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     missing = [name for name in REQUIRED if not env.get(name)]
     if missing:
-        sys.stderr.write(f"error: missing environment variable(s): {', '.join(missing)}\n")
-        return 1
+        return _fail(f"missing environment variable(s): {', '.join(missing)}")
     try:
         settings = Settings.from_env(env=env)
         every = int(env.get("INVENTORY_CHECKPOINT_EVERY") or 1000)
     except (SettingsError, ValueError) as exc:
-        sys.stderr.write(f"error: {exc}\n")
-        return 1
+        return _fail(str(exc))
     ports, dynamodb = build_ports(settings, env)
     state = DynamoValidatorState(env["INVENTORY_TABLE"], dynamodb)
     with stop_on_sigterm() as stop:
@@ -78,6 +85,12 @@ def main(env: Mapping[str, str] | None = None) -> int:
         except LeaseLost as exc:
             # Another task took over after our lease expired: it carries on from our last checkpoint.
             _log(str(exc), level="ERROR", status="lease_lost")
+            return 1
+        except Exception as exc:
+            # The next start resumes from the last checkpoint, but nobody would know this one failed:
+            # the ERROR line is what the stack's alarm counts (validator/construct.py).
+            traceback.print_exc()
+            _log(f"validation failed: {type(exc).__name__}: {exc}", level="ERROR", status="failed")
             return 1
     _log("validation " + summary.status, **summary.to_dict())
     return 0

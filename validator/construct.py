@@ -11,12 +11,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, Stack, TimeZone
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from events.rules import INVENTORY_PREFIX
@@ -25,6 +29,7 @@ from services.construct import Shared, acknowledge, alarm_on_dead_letters, encry
 from validator.report import PREFIX as REPORT_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+METRIC_NAMESPACE = "Inventory"  # where the Lambda functions put their metrics too
 
 
 class NightlyValidator(Construct):
@@ -97,6 +102,7 @@ class NightlyValidator(Construct):
         self.dead_letter_queue = encrypted_queue(
             self, "ScheduleDeadLetterQueue", shared.key, retention_period=Duration.days(14)
         )
+        alarm_on_failed_runs(self, "FailedRunAlarm", self.task_logs, shared.ops_topic)
         alarm_on_dead_letters(
             self,
             "ScheduleDeadLetterAlarm",
@@ -162,6 +168,32 @@ class NightlyValidator(Construct):
         )
 
 
+def alarm_on_failed_runs(scope: Construct, construct_id: str, task_logs: logs.ILogGroup, topic: sns.ITopic) -> None:
+    """The dead-letter alarm only sees a task that never started; a run that fails or cannot start logs a
+    JSON line with level ERROR (validator/__main__.py), and this counts them."""
+    errors = logs.MetricFilter(
+        scope,
+        f"{construct_id}Filter",
+        log_group=task_logs,
+        filter_pattern=logs.FilterPattern.string_value("$.level", "=", "ERROR"),
+        metric_namespace=METRIC_NAMESPACE,
+        metric_name="ValidatorErrors",
+        metric_value="1",
+    )
+    alarm = cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_description="the nightly validator failed: read its task logs (level ERROR); the next run "
+        "resumes from the last checkpoint",
+        metric=errors.metric(period=Duration.minutes(5), statistic="Sum"),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+
+
 # What validator/__main__.py reads (TASK_ENVIRONMENT there): resource names and the slow check's delay.
 # Nothing else: the task sends no mail and reads no threshold, so the e-mail addresses stay out of it.
 def task_environment(shared: Shared, check_delay_seconds: float) -> dict[str, str]:
@@ -202,8 +234,12 @@ def grant_what_the_run_does(role: iam.IRole, shared: Shared) -> None:
     # it should report the file as missing (validator.run catches NoSuchObject, which only a 404 gives).
     # A prefix condition cannot narrow it: a GetObject carries no s3:prefix to match.
     role.add_to_principal_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[shared.bucket.bucket_arn]))
+    # GetObject too: the object store heads what it has just written (AwsObjectStore.put returns its size
+    # and ETag), and S3 authorises HeadObject as GetObject. Without it every run failed at its report.
     role.add_to_principal_policy(
-        iam.PolicyStatement(actions=["s3:PutObject"], resources=[shared.bucket.arn_for_objects(f"{REPORT_PREFIX}*")])
+        iam.PolicyStatement(
+            actions=["s3:GetObject", "s3:PutObject"], resources=[shared.bucket.arn_for_objects(f"{REPORT_PREFIX}*")]
+        )
     )
     role.add_to_principal_policy(
         iam.PolicyStatement(

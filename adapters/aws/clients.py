@@ -10,14 +10,14 @@ import os
 import threading
 from typing import Any
 
-from adapters.aws.names import region as default_region
+from adapters.aws.names import DEFAULT_REGION
 
 
 class AwsClients:
     def __init__(self, endpoint_url: str | None = None, region: str | None = None) -> None:
         # boto3 reads AWS_ENDPOINT_URL itself too; passing it explicitly keeps one source of truth.
         self.endpoint_url = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
-        self.region = region or default_region()
+        self.region = region or _configured_region()
         self._clients: dict[str, Any] = {}
 
     def __call__(self, service: str) -> Any:
@@ -52,6 +52,15 @@ def _session() -> Any:
 
             _SESSION = boto3.session.Session()
         return _SESSION
+
+
+def _configured_region() -> str:
+    """AWS_REGION or AWS_DEFAULT_REGION, else the profile's region (~/.aws/config, AWS_PROFILE), else
+    eu-central-1: an engineer who deployed with a profile's region finds the stack without exporting it."""
+    from_env = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    if from_env:
+        return from_env
+    return str(_session().region_name or DEFAULT_REGION)
 
 
 def error_code(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_athena as athena
@@ -113,13 +114,21 @@ VIEW_COLUMNS = (
 )
 
 
-def transactions_view_sql(database: str, bucket_name: str) -> str:
+def transactions_view_sql(database: str) -> str:
+    # The key is cut from "$path" without naming the bucket: the view's text is base64 inside the
+    # template, where a bucket-name token would never be resolved (it once read `s3://${Token[…]}/`).
     return (
         "SELECT CAST(try(from_iso8601_timestamp(ts)) AT TIME ZONE 'UTC' AS timestamp(3)) AS ts, "
         "warehouse, item_id, item_name, change, "
-        f"substr(\"$path\", length('s3://{bucket_name}/') + 1) AS file_key, year, month, day "
+        "regexp_extract(\"$path\", '^s3://[^/]+/(.*)$', 1) AS file_key, year, month, day "
         f'FROM "{database}"."{RAW_TABLE}"'
     )
+
+
+def analytics_name(stack_name: str) -> str:
+    """The Glue database and Athena workgroup of a stack: account-wide names, so two stacks in one
+    account and region need their own ("inventory" for the default stack, as before)."""
+    return re.sub(r"[^a-z0-9_]", "_", stack_name.lower())
 
 
 def presto_view_text(sql: str, database: str) -> str:
@@ -157,7 +166,7 @@ class Analytics(Construct):
             self.results_bucket,
             {"AwsSolutions-S1": "query results expire in 30 days; Athena's own history records who ran what"},
         )
-        self.database_name = "inventory"
+        self.database_name = analytics_name(stack.stack_name)
         database = glue.CfnDatabase(
             self,
             "Database",
@@ -202,7 +211,7 @@ class Analytics(Construct):
             ),
         )
         self.raw_table.add_resource_dependency(database)
-        sql = transactions_view_sql(self.database_name, bucket.bucket_name)
+        sql = transactions_view_sql(self.database_name)
         view = glue.CfnTable(
             self,
             "TransactionsView",
@@ -227,7 +236,7 @@ class Analytics(Construct):
         self.workgroup = athena.CfnWorkGroup(
             self,
             "WorkGroup",
-            name="inventory",
+            name=self.database_name,
             description="Serverless Inventory analysts: results encrypted with the stack key",
             recursive_delete_option=True,
             state="ENABLED",

@@ -16,7 +16,7 @@ Environment variables (the stack sets them; the CLI reads them):
 | INVENTORY_QUEUE_<TARGET> | Queue<Target>Url | inventory-<target> (a queue name) |
 | INVENTORY_DLQ_<TARGET> | Dlq<Target>Url | inventory-<target>-dlq |
 | AWS_ENDPOINT_URL | - | unset (the real AWS endpoints) |
-| AWS_REGION / AWS_DEFAULT_REGION | - | eu-central-1 |
+| AWS_REGION / AWS_DEFAULT_REGION | - | the profile's region (~/.aws/config), else eu-central-1 |
 
 <TARGET> is a consumer of `events.rules.RULES` (files, ingest, thresholds, alerts, sweep, notify), upper
 case in variables and capitalised in outputs (QueueIngestUrl). A queue may be given by name or URL.

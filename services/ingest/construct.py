@@ -12,9 +12,17 @@ from services.construct import QueueConsumer, Shared, acknowledge_bucket_grant, 
 class IngestService(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, shared: Shared) -> None:
         super().__init__(scope, construct_id)
-        # A large file (a million rows) is parsed in about a second but takes minutes of table writes.
+        # A large file (a million rows) is parsed in seconds but takes minutes of table writes. One file
+        # per invocation: ten large files in one batch could outlast the timeout, and then all ten would
+        # be retried; alone, each gets the whole 10 minutes and a failure retries only itself.
         self.consumer = QueueConsumer(
-            self, "Consumer", service="ingest", shared=shared, timeout=Duration.minutes(10), memory_size=1024
+            self,
+            "Consumer",
+            service="ingest",
+            shared=shared,
+            timeout=Duration.minutes(10),
+            memory_size=1024,
+            batch_size=1,
         )
         function = self.consumer.function
         shared.bucket.grant_read(function, f"{INVENTORY_PREFIX}*")

@@ -65,4 +65,5 @@ class ReportsService(Construct):
             # A cost and abuse guard; reports are read by people and small scripts.
             throttle=apigwv2.ThrottleSettings(rate_limit=20, burst_limit=40),
         )
-        self.url = self.stage.url
+        # No trailing slash, so "$ApiUrl/restock" works as the docs write it (a doubled slash is a 404).
+        self.url = self.api.api_endpoint

@@ -8,7 +8,7 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from adapters.aws.construct import presto_view_text, transactions_view_sql
+from adapters.aws.construct import analytics_name, presto_view_text, transactions_view_sql
 from app import StackSettings, load_context
 from events.construct import published_schemas, to_draft4
 from services.notify.construct import ses_identities
@@ -70,14 +70,22 @@ def test_stack_settings_read_from_cdk_json_and_are_validated() -> None:
         StackSettings.model_validate({"defaultThreshold": -1})
     with pytest.raises(ValidationError):  # the functions' settings would refuse it at every invocation
         StackSettings.model_validate({"defaultThreshold": 10**10})
+    with pytest.raises(ValidationError):  # the task would refuse it at every nightly start
+        StackSettings.model_validate({"checkDelaySeconds": 3601})
     with pytest.raises(ValidationError, match="RetentionDays"):
         StackSettings.model_validate({"logRetention": "FOREVER_AND_A_DAY"})
     assert StackSettings.model_validate({"deletionProtection": "false"}).deletion_protection is False  # -c gives text
 
 
 def test_view_text_is_athenas_encoding() -> None:
-    sql = transactions_view_sql("inventory", "my-bucket")
-    assert "length('s3://my-bucket/')" in sql and '"inventory"."transaction_rows"' in sql
+    sql = transactions_view_sql("inventory")
+    assert '"inventory"."transaction_rows"' in sql
     text = presto_view_text(sql, "inventory")
     view = json.loads(base64.b64decode(text.removeprefix("/* Presto View: ").removesuffix(" */")))
     assert view["originalSql"] == sql and view["catalog"] == "awsdatacatalog" and view["schema"] == "inventory"
+
+
+def test_each_stack_gets_its_own_glue_database_and_athena_workgroup() -> None:
+    # Both names are account-wide: a second stack (-c inventory:stackName=...) must not collide.
+    assert analytics_name("Inventory") == "inventory"  # the default stack keeps its names
+    assert analytics_name("Inventory-Staging") == "inventory_staging"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -122,6 +123,17 @@ def test_every_mapping_reports_partial_batch_failures(synthesized: Synthesized) 
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
+def test_ingest_takes_one_file_per_invocation(synthesized: Synthesized) -> None:
+    # Ten large files in one batch could outlast the 10-minute timeout and all be retried together.
+    function = function_of(synthesized, "ingest")
+    (mapping,) = [
+        p
+        for p in synthesized.properties("AWS::Lambda::EventSourceMapping").values()
+        if p["FunctionName"] == {"Ref": function}
+    ]
+    assert mapping["BatchSize"] == 1
+
+
 def test_notify_waits_to_batch_one_files_alerts(synthesized: Synthesized) -> None:
     function = function_of(synthesized, "notify")
     (mapping,) = [
@@ -151,9 +163,33 @@ def test_every_dead_letter_queue_alarms_to_the_ops_topic(synthesized: Synthesize
     alarmed = set()
     for props in synthesized.properties("AWS::CloudWatch::Alarm").values():
         assert props["AlarmActions"] == [{"Ref": topic}]
+        if props["MetricName"] == "ValidatorErrors":
+            continue  # the failed-run alarm, below
         (dimension,) = props["Dimensions"]
         alarmed.add(arn_of({"Fn::GetAtt": [dimension["Value"]["Fn::GetAtt"][0], "Arn"]}))
     assert alarmed == dead_letter_queues
+
+
+def test_a_failed_validator_run_alarms_to_the_ops_topic(synthesized: Synthesized) -> None:
+    # GIVEN the task's log group WHEN a run logs a JSON line with level ERROR (validator/__main__.py does
+    # for every exit 1) THEN a metric counts it and an alarm goes to the ops topic
+    topic, _ = synthesized.only("AWS::SNS::Topic")
+    _, task = synthesized.only("AWS::ECS::TaskDefinition")
+    (container,) = task["ContainerDefinitions"]
+    task_logs = container["LogConfiguration"]["Options"]["awslogs-group"]
+    _, metric_filter = synthesized.only("AWS::Logs::MetricFilter")
+    assert metric_filter["LogGroupName"] == task_logs
+    assert metric_filter["FilterPattern"] == '{ $.level = "ERROR" }'
+    (transformation,) = metric_filter["MetricTransformations"]
+    (alarm,) = (
+        p for p in synthesized.properties("AWS::CloudWatch::Alarm").values() if p["MetricName"] == "ValidatorErrors"
+    )
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        transformation["MetricNamespace"],
+        transformation["MetricName"],
+    )
+    assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["AlarmActions"] == [{"Ref": topic}]
 
 
 def test_audit_rule_sends_every_custom_bus_event_to_the_audit_log(synthesized: Synthesized) -> None:
@@ -173,6 +209,13 @@ def test_outputs_the_cli_reads(synthesized: Synthesized) -> None:
     expected = {"BucketName", "TableName", "BusName", "AuditLogGroupName", "ApiUrl"}
     expected |= {f"Queue{t.capitalize()}Url" for t in TARGETS} | {f"Dlq{t.capitalize()}Url" for t in TARGETS}
     assert expected <= outputs
+
+
+def test_api_url_has_no_trailing_slash(synthesized: Synthesized) -> None:
+    # The docs call "$ApiUrl/restock": the stage URL's own "/" made that "//restock", which the API
+    # answers with 404. The endpoint attribute is the same address without it.
+    api, _ = synthesized.only("AWS::ApiGatewayV2::Api")
+    assert synthesized.raw["Outputs"]["ApiUrl"]["Value"] == {"Fn::GetAtt": [api, "ApiEndpoint"]}
 
 
 # -- encryption ----------------------------------------------------------------------------------------
@@ -382,6 +425,19 @@ def test_transactions_view_has_the_agreed_columns(synthesized: Synthesized) -> N
     assert [c["name"] for c in decoded["columns"]] == names
     assert [c["Name"] for c in view["StorageDescriptor"]["Columns"]] == names
     assert '"transaction_rows"' in decoded["originalSql"]
+    # GIVEN a bucket in the view's text THEN it is a name, never an unresolved token (base64 hides it)
+    assert "Token[" not in decoded["originalSql"] and "${" not in decoded["originalSql"]
+
+
+def test_view_file_key_is_the_object_key(synthesized: Synthesized) -> None:
+    # Athena runs the view's SQL; here its file_key expression is applied to a "$path" with Python's re.
+    tables = {p["TableInput"]["Name"]: p["TableInput"] for p in synthesized.properties("AWS::Glue::Table").values()}
+    text = tables["transactions"]["ViewOriginalText"]
+    sql = json.loads(base64.b64decode(text.removeprefix("/* Presto View: ").removesuffix(" */")))["originalSql"]
+    (pattern,) = re.findall(r"regexp_extract\(\"\$path\", '([^']+)', 1\) AS file_key", sql)
+    path = "s3://inventory-data-123/inventory_files/2021/02/15/20210215120000_inventory.csv"
+    found = re.match(pattern, path)
+    assert found is not None and found.group(1) == "inventory_files/2021/02/15/20210215120000_inventory.csv"
 
 
 def test_athena_workgroup_enforces_its_encrypted_results(synthesized: Synthesized) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +46,30 @@ def test_names_are_read_from_a_deployed_stacks_outputs(monkeypatch: pytest.Monke
         clients("cloudformation").create_stack(StackName="Inventory", TemplateBody=json.dumps(template))
         names = ResourceNames.resolve(env={}, outputs=stack_outputs("Inventory", clients))
     assert (names.bucket, names.table) == ("stack-bucket", "stack-table")
+
+
+def test_the_region_comes_from_the_environment_then_the_profile_then_the_default(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from adapters.aws import clients
+
+    # GIVEN a profile whose region is us-east-1 and no region in the environment
+    config = tmp_path / "config"
+    config.write_text("[profile deployer]\nregion = us-east-1\n")
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_PROFILE", "deployer")
+    monkeypatch.setattr(clients, "_SESSION", None)  # a session reads the profile when it is made
+    # THEN the clients use the profile's region, as the aws command line would
+    assert clients.AwsClients().region == "us-east-1"
+    # AND the environment wins over the profile
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert clients.AwsClients().region == "eu-west-1"
+    # AND without either, the documented default
+    monkeypatch.delenv("AWS_REGION")
+    monkeypatch.delenv("AWS_PROFILE")
+    config.write_text("")
+    monkeypatch.setattr(clients, "_SESSION", None)
+    assert clients.AwsClients().region == "eu-central-1"
+    monkeypatch.setattr(clients, "_SESSION", None)

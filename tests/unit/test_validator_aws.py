@@ -9,84 +9,21 @@ runs the same entry point as a subprocess against moto server, with the CDK task
 
 from __future__ import annotations
 
-import io
 import json
 from collections.abc import Iterator
-from contextlib import redirect_stdout
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 
-from adapters.aws.clients import AwsClients
-from adapters.aws.names import ResourceNames
-from adapters.ports import FileStats, Ports
-from adapters.settings import Settings
 from events import Envelope
-from events.rules import CUSTOM_BUS
-from services.ingest.logic import drain, parse_file
-from tests.aws_support import REGION, aws_env
+from tests.validator_aws_support import TABLE, AwsWorld, arrive, aws_world, run_main
 from tests.validator_support import day_key, tsv
-
-BUCKET, TABLE = "inventory-data", "inventory"
-
-
-@dataclass
-class AwsWorld:
-    ports: Ports
-    ddb: Any
-    sqs: Any
-    queue_url: str
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[AwsWorld]:
-    from moto import mock_aws
-
-    from adapters.aws.provision import provision
-    from adapters.aws.wiring import bootstrap_aws
-
-    aws_env(monkeypatch)
-    with mock_aws():
-        clients = AwsClients(None, REGION)
-        names = ResourceNames(bucket=BUCKET, table=TABLE, bus=CUSTOM_BUS)
-        provision(clients, names, "inventory@example.com")
-        ports = bootstrap_aws(Settings(check_delay=0), names, clients=clients)
-        sqs = clients("sqs")
-        # provision subscribes the notify queue to ValidationCompleted, as the stack does.
-        queue_url = sqs.get_queue_url(QueueName=names.queues["notify"])["QueueUrl"]
-        yield AwsWorld(ports, clients("dynamodb"), sqs, queue_url)
-
-
-ENV = {
-    "INVENTORY_BUCKET": BUCKET,
-    "INVENTORY_TABLE": TABLE,
-    "INVENTORY_BUS": CUSTOM_BUS,
-    "INVENTORY_CHECK_DELAY": "0",
-    "AWS_REGION": REGION,
-}
-
-
-def arrive(world: AwsWorld, key: str, data: bytes) -> int:
-    """What files + ingest leave behind on AWS: the object in S3, its arrival and its applied rows."""
-    table = world.ports.table
-    info = world.ports.objects.put(key, data)
-    arrival = table.record_arrival(key, "inventory", info.etag, info.size, datetime.now(UTC))
-    parsed = parse_file(key, lambda: [data])
-    stats = FileStats(good_rows=parsed.good_rows, bad_rows=len(parsed.bad_rows), applied_total=parsed.total)
-    with table.transaction():
-        table.apply_file(key, drain(parsed.by_warehouse), parsed.bad_rows, stats)
-    return arrival.sequence
-
-
-def run_main() -> tuple[int, list[dict[str, Any]]]:
-    from validator.__main__ import main
-
-    out = io.StringIO()
-    with redirect_stdout(out):
-        code = main(ENV)
-    return code, [json.loads(line) for line in out.getvalue().splitlines() if line.startswith("{")]
+    with aws_world(monkeypatch) as world:
+        yield world
 
 
 def test_fargate_entry_point_on_s3_dynamodb_and_eventbridge(aws: AwsWorld) -> None:
@@ -141,4 +78,31 @@ def test_fargate_entry_point_needs_its_environment(capsys):
     from validator.__main__ import main
 
     assert main({"INVENTORY_BUCKET": "b"}) == 1
-    assert "INVENTORY_TABLE, INVENTORY_BUS" in capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert "INVENTORY_TABLE, INVENTORY_BUS" in err
+    # the stack's alarm counts JSON lines with level ERROR: a run that cannot start is one
+    (line,) = [json.loads(text) for text in out.splitlines()]
+    assert line["level"] == "ERROR" and line["status"] == "not_started"
+
+
+def test_a_failing_run_exits_1_with_an_error_line_the_alarm_counts(
+    aws: AwsWorld, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a file to check, and S3 refusing the report (as a missing IAM grant once did on AWS)
+    arrive(aws, day_key(15, "a_inventory.csv"), tsv("2021-02-15T10:00:00Z|W1|i1|Mug|2"))
+    real_put = aws.ports.objects.put
+
+    def denied(key: str, data: bytes) -> object:
+        if key.startswith("validation_reports/"):
+            raise PermissionError("AccessDenied: HeadObject")
+        return real_put(key, data)
+
+    monkeypatch.setattr(aws.ports.objects, "put", denied)
+    monkeypatch.setattr("validator.__main__.build_ports", lambda settings, env: (aws.ports, aws.ddb))
+    # WHEN the task runs
+    code, lines = run_main()
+    # THEN it exits 1, and its last line is an ERROR naming the failure (the traceback goes to stderr)
+    assert code == 1
+    assert lines[-1]["level"] == "ERROR" and lines[-1]["status"] == "failed"
+    assert "PermissionError: AccessDenied: HeadObject" in lines[-1]["message"]
+    assert "Traceback" in capsys.readouterr().err
