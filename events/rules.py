@@ -26,6 +26,15 @@ class Rule:
     description: str = field(default="", compare=False)
 
 
+def for_bucket(rule: Rule, bucket_name: object) -> dict[str, Any]:
+    """The rule's pattern as deployed: on the default bus it also names the data bucket, because that bus
+    carries every EventBridge-enabled bucket of the account (a second stack's, say). The local bus has
+    one folder and matches the pattern as declared."""
+    if rule.bus != DEFAULT_BUS:
+        return rule.pattern
+    return {**rule.pattern, "detail": {**rule.pattern.get("detail", {}), "bucket": {"name": [bucket_name]}}}
+
+
 RULES: tuple[Rule, ...] = (
     Rule(
         name="files-object-created",

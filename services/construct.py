@@ -28,7 +28,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from events.rules import RULES
+from events.rules import RULES, for_bucket
 from kms.construct import encrypted_log_group
 
 MAX_RECEIVES = 5
@@ -192,7 +192,7 @@ class QueueConsumer(Construct):
                     )
                 ],
             )
-            _verbatim_pattern(event_rule, rule.pattern)
+            _verbatim_pattern(event_rule, for_bucket(rule, shared.bucket.bucket_name))
             self.rules.append(event_rule)
         self.service_function = ServiceFunction(
             self,

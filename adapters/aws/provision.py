@@ -20,7 +20,7 @@ from adapters.aws.names import (
     TTL_ATTRIBUTE,
     ResourceNames,
 )
-from events.rules import CUSTOM_BUS, DEFAULT_BUS, RULES, TARGETS
+from events.rules import CUSTOM_BUS, DEFAULT_BUS, RULES, TARGETS, for_bucket
 
 _EXISTS = ("BucketAlreadyOwnedByYou", "ResourceInUseException", "ResourceAlreadyExistsException",
            "ResourceAlreadyExists", "AlreadyExistsException")  # fmt: skip
@@ -85,7 +85,7 @@ def provision(clients: AwsClients, names: ResourceNames, sender_email: str) -> d
         events.put_rule(
             Name=rule.name,
             EventBusName=bus,
-            EventPattern=json.dumps(rule.pattern),
+            EventPattern=json.dumps(for_bucket(rule, names.bucket)),
             Description=rule.description,
         )
         events.put_targets(
