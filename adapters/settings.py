@@ -31,8 +31,10 @@ class Settings(BaseModel):
     smtp_url: str | None = None
     bucket_name: str = "inventory-local"
     check_delay: float = Field(default=10.0, ge=0, le=MAX_CHECK_DELAY)
-    max_attempts: int = Field(default=5, ge=1, le=MAX_DELIVERY_ATTEMPTS)
-    retry_base_seconds: float = Field(default=0.2, ge=0, le=MAX_RETRY_BASE_SECONDS)
+    # 1, 2, 4 … 256 s between ten tries: about 8.5 minutes before a delivery is dead-lettered, enough to
+    # ride out a mail server's restart or greylisting (a 0.2 s base gave up within 4 seconds).
+    max_attempts: int = Field(default=10, ge=1, le=MAX_DELIVERY_ATTEMPTS)
+    retry_base_seconds: float = Field(default=1.0, ge=0, le=MAX_RETRY_BASE_SECONDS)
     # How long the local event archive keeps delivered events (the AWS archive keeps them 365 days).
     archive_days: int = Field(default=365, ge=1, le=MAX_ARCHIVE_DAYS)
     # How long a file in serve's inbox must stay unchanged before it is taken (a copy may stall).

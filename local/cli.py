@@ -244,7 +244,7 @@ def process(
     ] = None,
 ) -> None:
     """Handle everything that arrived, in arrival order, then exit."""
-    from local.delivery import run_until_idle
+    from local.delivery import ONE_SHOT_PATIENCE_SECONDS, left_waiting, run_until_idle
 
     st = state(ctx)
     if st.backend == "aws":
@@ -253,13 +253,22 @@ def process(
         process_aws(st, invoke_local=invoke_local)
         return
     runtime = st.runtime(apply_default=True)
-    stats = run_until_idle(runtime.ports, runtime.bus)
-    summary = {"delivered": stats.delivered, "retried": stats.retried, "dead": stats.dead, **stats.by_target}
+    stats = run_until_idle(runtime.ports, runtime.bus, patience=ONE_SHOT_PATIENCE_SECONDS)
+    summary = {
+        "delivered": stats.delivered,
+        "retried": stats.retried,
+        "dead": stats.dead,
+        "waiting": stats.waiting,
+        **stats.by_target,
+    }
     from local.output import emit
 
     emit(summary, st.format, title="Processed")
     if stats.dead:
         raise UserError(f"{stats.dead} delivery(ies) failed for good; see `inventory events dead`")
+    waiting = left_waiting(stats)
+    if waiting:
+        raise UserError(waiting)
 
 
 # ------------------------------------------------------------------------------------------ reports

@@ -166,7 +166,7 @@ def replay(
 ) -> None:
     """Re-deliver archived events to their rules (consumers ignore what they already handled)."""
     from local.cli import UserError, state
-    from local.delivery import run_until_idle
+    from local.delivery import ONE_SHOT_PATIENCE_SECONDS, left_waiting, run_until_idle
     from local.output import emit
 
     st = state(ctx)
@@ -180,8 +180,20 @@ def replay(
     runtime = st.runtime()
     name = "replay-" + datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     queued = runtime.bus.replay(name, since_at, until_at, detail_type)
-    stats = run_until_idle(runtime.ports, runtime.bus)
-    emit({"replay": name, "deliveries": queued, "delivered": stats.delivered, "dead": stats.dead}, st.format)
+    stats = run_until_idle(runtime.ports, runtime.bus, patience=ONE_SHOT_PATIENCE_SECONDS)
+    emit(
+        {
+            "replay": name,
+            "deliveries": queued,
+            "delivered": stats.delivered,
+            "dead": stats.dead,
+            "waiting": stats.waiting,
+        },
+        st.format,
+    )
+    waiting = left_waiting(stats)
+    if waiting:
+        raise UserError(waiting)
 
 
 @events_app.command("prune")

@@ -77,7 +77,7 @@ def validate(
     """
     from adapters.local.validator_state import SqliteValidatorState
     from local.cli import UserError, state
-    from local.delivery import run_until_idle
+    from local.delivery import ONE_SHOT_PATIENCE_SECONDS, left_waiting, run_until_idle
     from local.output import emit
     from validator.run import NoProgress, Progress, RunActive, run_validation, stop_on_sigterm
     from validator.state import LeaseLost
@@ -107,7 +107,9 @@ def validate(
             return
     if summary.status == "completed":
         # Deliver ValidationCompleted (and whatever else waits) so the summary mail goes out now.
-        run_until_idle(runtime.ports, runtime.bus)
+        waiting = left_waiting(run_until_idle(runtime.ports, runtime.bus, patience=ONE_SHOT_PATIENCE_SECONDS))
+        if waiting:
+            sys.stderr.write(f"note: {waiting}\n")  # the validation itself completed; its mail waits
     out = summary.to_dict()
     if st.format == "table":
         out["findings_by_kind"] = ", ".join(f"{k}: {v}" for k, v in out["findings_by_kind"].items()) or "-"

@@ -14,12 +14,23 @@ from services import dispatch
 log = logging.getLogger("inventory.delivery")
 
 
+# How long a one-shot command (process, replay, validate, demo) waits for a retry before it leaves the
+# rest to the next run or to `serve`. The backoff itself is long (INVENTORY_RETRY_BASE_SECONDS doubling,
+# up to INVENTORY_MAX_ATTEMPTS tries, about 8.5 minutes by default) so that `serve` rides out a mail
+# server's restart or greylisting instead of dead-lettering the alerts in seconds.
+ONE_SHOT_PATIENCE_SECONDS = 10.0
+
+
 @dataclass
 class DeliveryStats:
     delivered: int = 0
     retried: int = 0
     dead: int = 0
     by_target: dict[str, int] = field(default_factory=dict)
+    # Left for a later retry because the next one was further away than the caller's patience.
+    waiting: int = 0
+    next_retry_in: float | None = None
+    last_error: str | None = None
 
 
 def deliver_once(ports: Ports, bus: LocalBus, stats: DeliveryStats) -> int:
@@ -61,9 +72,14 @@ def _fail(ports: Ports, bus: LocalBus, delivery: Delivery, error: str, stats: De
 
 
 def run_until_idle(
-    ports: Ports, bus: LocalBus, should_stop: Callable[[], bool] = lambda: False, max_wait: float = 60.0
+    ports: Ports,
+    bus: LocalBus,
+    should_stop: Callable[[], bool] = lambda: False,
+    max_wait: float = 60.0,
+    patience: float | None = None,
 ) -> DeliveryStats:
-    """Deliver until nothing is pending (waiting out retry backoffs), or until should_stop()."""
+    """Deliver until nothing is pending (waiting out retry backoffs), or until should_stop(), or until the
+    next retry is more than `patience` seconds away (then `stats.waiting` says how many are left)."""
     stats = DeliveryStats()
     while not should_stop():
         if deliver_once(ports, bus, stats):
@@ -71,5 +87,20 @@ def run_until_idle(
         wait = bus.next_due_in()
         if wait is None:
             break
+        if patience is not None and wait > patience:
+            stats.waiting, stats.last_error = bus.waiting()
+            stats.next_retry_in = wait
+            break
         time.sleep(min(wait, max_wait, 0.5))
     return stats
+
+
+def left_waiting(stats: DeliveryStats) -> str | None:
+    """The one line a one-shot command ends with when deliveries still wait for a retry."""
+    if not stats.waiting:
+        return None
+    error = (stats.last_error or "").splitlines()[0][:200] if stats.last_error else "unknown"
+    return (
+        f"{stats.waiting} delivery(ies) wait for a retry in {stats.next_retry_in or 0:.0f} s (last error: {error}); "
+        "run `inventory process` again later, or keep `inventory serve` running"
+    )

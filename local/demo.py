@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from adapters.local.mailer import OutboxMailer
-from local.delivery import run_until_idle
+from local.delivery import ONE_SHOT_PATIENCE_SECONDS, left_waiting, run_until_idle
 from local.generate import generate
 from local.wiring import LocalRuntime
 from services.files.logic import upload
@@ -49,8 +49,11 @@ def _run(runtime: LocalRuntime, console: Console, seed: int, samples: Path) -> N
     keys = sorted(result.inventory_keys + result.thresholds_keys)
     for key in keys:
         upload(ports, key, (samples / key).read_bytes())
-    stats = run_until_idle(ports, runtime.bus)
+    stats = run_until_idle(ports, runtime.bus, patience=ONE_SHOT_PATIENCE_SECONDS)
     console.print(f"Delivered {stats.delivered} events: {stats.by_target}")
+    waiting = left_waiting(stats)
+    if waiting:
+        console.print(waiting, style="yellow", markup=False)
 
     columns = ["warehouse", "item_id", "item_name", "level", "threshold", "below"]
     warehouses = ports.table.warehouses()

@@ -95,6 +95,15 @@ class LocalBus:
             return None
         return max(0.0, row[0] - time.time())
 
+    def waiting(self) -> tuple[int, str | None]:
+        """How many deliveries wait for a retry, and the last error of the one due first."""
+        conn = self.db.conn
+        (count,) = conn.execute("SELECT COUNT(*) FROM deliveries WHERE status = 'pending' AND attempts > 0").fetchone()
+        row = conn.execute(
+            "SELECT last_error FROM deliveries WHERE status = 'pending' AND attempts > 0 ORDER BY next_at LIMIT 1"
+        ).fetchone()
+        return int(count), (row[0] if row else None)
+
     def mark_done(self, delivery_ids: Iterable[int]) -> None:
         with self.db.transaction() as conn:
             conn.executemany("UPDATE deliveries SET status = 'done' WHERE id = ?", ((i,) for i in delivery_ids))

@@ -7,6 +7,7 @@ import email
 import smtplib
 import socket
 import ssl
+import time
 from email.message import Message
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from adapters.local.mailer import SmtpMailer
 from adapters.ports import Mail
 from adapters.settings import Settings, SettingsError
-from local.delivery import run_until_idle
+from local.delivery import left_waiting, run_until_idle
 from local.wiring import bootstrap
 from services.files.logic import upload
 
@@ -133,6 +134,47 @@ def test_smtp_down_dead_letters_then_redrive_delivers_once(smtp_server, tmp_path
     up.bus.redrive()
     run_until_idle(up.ports, up.bus)
     # THEN exactly one mail arrived
+    assert len(inbox.messages) == 1
+
+
+def test_by_default_a_delivery_is_retried_for_minutes_before_it_is_dead_lettered() -> None:
+    # A mail server's restart or greylisting (retry after 1-5 minutes) must not dead-letter the alerts:
+    # with the default settings the waits between the tries add up to more than five minutes.
+    settings = Settings()
+    waits = [min(settings.retry_base_seconds * 2 ** (n - 1), 300.0) for n in range(1, settings.max_attempts)]
+    assert sum(waits) >= 300
+
+
+def test_smtp_down_a_one_shot_run_leaves_the_mail_waiting_and_a_later_run_sends_it_once(
+    smtp_server, tmp_path: Path
+) -> None:
+    # GIVEN the mail server is down, and a file whose pair starts below its threshold (an alert)
+    inbox, port = smtp_server
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed_port = probe.getsockname()[1]
+    home = tmp_path / "home"
+    down = bootstrap(Settings(home=home, smtp_url=f"smtp://127.0.0.1:{closed_port}", retry_base_seconds=0.5))
+    upload(
+        down.ports,
+        "inventory_files/2021/02/15/20210215120000_inventory.csv",
+        b"Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tN\t3\n",
+    )
+    # WHEN a one-shot run (as `inventory process`) will not wait that long for the retry
+    stats = run_until_idle(down.ports, down.bus, patience=0.1)
+    down.close()
+    # THEN nothing is dead-lettered; the mail waits, and the run says so in one line
+    assert (stats.dead, stats.waiting) == (0, 1)
+    message = left_waiting(stats)
+    assert message is not None and message.startswith("1 delivery(ies) wait for a retry")
+    assert "refused" in message.lower()
+    # WHEN the server is back and a later run comes after the wait
+    time.sleep(0.6)
+    up = bootstrap(Settings(home=home, smtp_url=f"smtp://buyer:s3cret%20p%40ss@127.0.0.1:{port}?verify=false"))
+    again = run_until_idle(up.ports, up.bus, patience=0.1)
+    up.close()
+    # THEN the mail went out exactly once, with nothing left waiting or dead
+    assert (again.dead, again.waiting) == (0, 0)
     assert len(inbox.messages) == 1
 
 
