@@ -77,4 +77,8 @@ class Settings(BaseModel):
             first = exc.errors()[0]
             field = str(first["loc"][0])
             var = names.get(field, field)
-            raise SettingsError(f"invalid setting {var}: {first['msg']}") from None
+            message = first["msg"]
+            if field.endswith("_email") and first["type"] == "string_pattern_mismatch":
+                # The pattern itself would tell a person nothing.
+                message = f"{first['input']!r} is not one plain address such as purchasing@example.com"
+            raise SettingsError(f"invalid setting {var}: {message}") from None

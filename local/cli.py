@@ -5,6 +5,7 @@ Heavy imports happen inside commands, so `inventory --help` starts fast.
 
 from __future__ import annotations
 
+import re
 import sys
 from enum import Enum
 from pathlib import Path
@@ -406,13 +407,24 @@ def main(argv: list[str] | None = None) -> None:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 sys.stderr.write(_ctx_help(exc))
                 sys.exit(2)
-            sys.stderr.write(f"error: {' '.join(exc.format_message().split())}\n")  # type: ignore[attr-defined]
+            sys.stderr.write(f"error: {_usage_message(exc.format_message())}\n")  # type: ignore[attr-defined]
             sys.exit(getattr(exc, "exit_code", 2))
         message = _user_message(exc)
         if message is None:
             raise
         sys.stderr.write(f"error: {message}\n")
         sys.exit(1)
+
+
+def _usage_message(text: str) -> str:
+    """click's message on one line, without pydantic's "Value error, " prefix; a date that has the right
+    shape but does not exist (2021-02-30) is called what it is, not a mismatch of the format."""
+    line = " ".join(text.split()).replace("Value error, ", "")
+    return re.sub(
+        r"'([^']*)' does not match the formats? '%Y-%m-%d'\.?",
+        r"'\1' is not a real date (YYYY-MM-DD).",
+        line,
+    )
 
 
 def _is_usage_error(exc: Exception) -> bool:
@@ -438,6 +450,8 @@ def _user_message(exc: Exception) -> str | None:
         return str(exc)
     if isinstance(exc, NotFound):
         return str(exc.args[0]) if exc.args else str(exc)
+    if isinstance(exc, FileExistsError):  # mkdir of a folder (the home, a bucket folder) where a file is
+        return f"not a directory: {exc.filename}"
     if isinstance(exc, (FileNotFoundError, IsADirectoryError, PermissionError)):
         return f"{exc.strerror}: {exc.filename}"
     aws = _aws_message(exc)

@@ -118,6 +118,11 @@ def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_
         (["--backend", "aws", "--endpoint-url", "http://127.0.0.1:1", "mail", "show", "x"], "local runtime only"),
         # a window that ends before it starts could only ever replay nothing
         (["events", "replay", "--since", "2021-02-15T12:00:00Z", "--until", "2021-02-15T11:00:00Z"], "--since"),
+        # a date of the right shape that does not exist is called that, not a mismatch of the format
+        (["sql", "--from", "2021-02-30", "select 1"], "'2021-02-30' is not a real date (YYYY-MM-DD)"),
+        (["--format", "xml", "report", "restock"], "Invalid value for '--format': 'xml' is not one of"),
+        # a home that is a file
+        (["--home", "/etc/passwd", "report", "restock"], "not a directory: /etc/passwd"),
     ],
 )
 def test_user_errors_are_one_clear_line_and_a_non_zero_exit(
@@ -154,6 +159,7 @@ def test_a_bad_aws_endpoint_url_variable_is_one_clear_line(cli_env: dict[str, st
         ("INVENTORY_MAX_ATTEMPTS", "100000", "invalid setting INVENTORY_MAX_ATTEMPTS"),
         ("INVENTORY_RETRY_BASE_SECONDS", "1e300", "invalid setting INVENTORY_RETRY_BASE_SECONDS"),
         ("INVENTORY_PURCHASING_EMAIL", "not-an-address", "invalid setting INVENTORY_PURCHASING_EMAIL"),
+        ("INVENTORY_PURCHASING_EMAIL", "Einkauf <e@x.de>", "is not one plain address such as purchasing@example.com"),
         ("INVENTORY_PURCHASING_EMAIL", "a@b.c\r\nBcc: x@y.z", "invalid setting INVENTORY_PURCHASING_EMAIL"),
     ],
 )
