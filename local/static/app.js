@@ -240,6 +240,12 @@ function drawChart(data, threshold) {
     else d += `H${px}V${py}`;
   });
   svg("path", { d, class: "series" }, root);
+  // A dot per transaction (a pair with one transaction has no line at all), or only the newest one when
+  // there are too many to tell apart.
+  const shown = data.points.length <= 200 ? data.points.map((_, i) => i) : [data.points.length - 1];
+  for (const i of shown) {
+    svg("circle", { cx: x(times[i]).toFixed(1), cy: y(levels[i]).toFixed(1), r: 3, class: "point" }, root);
+  }
 }
 
 // threshold is known when the pair was picked from a report row; it is drawn as a dashed line.

@@ -104,6 +104,29 @@ def test_restock_list_and_chart_render(browser: Browser, server: ReportsServer, 
     assert browser.outside == []
 
 
+def test_a_pair_with_one_transaction_is_drawn_as_a_point(browser: Browser, server: ReportsServer, home: Path) -> None:
+    # GIVEN a pair whose history is a single transaction (a new pair, often the one that just alerted)
+    (pair,) = inventory_json(
+        home,
+        "sql",
+        "SELECT warehouse, item_id FROM transactions GROUP BY ALL HAVING count(*) = 1 ORDER BY ALL LIMIT 1",
+    )
+    pg = browser.page
+    pg.goto(server.url + "/")
+    pg.wait_for_selector("body[data-ready='true']", timeout=20_000)
+    # WHEN its history is asked for
+    pg.fill("#history-warehouse", pair["warehouse"])
+    pg.fill("#history-item", pair["item_id"])
+    pg.locator("#history-form").evaluate("form => form.requestSubmit()")
+    pg.wait_for_function("document.getElementById('history-status').textContent.startsWith('1 transaction')")
+    # THEN the chart shows a visible point, not only an empty axis
+    point = pg.locator("#chart svg circle.point")
+    assert point.count() == 1
+    box = point.bounding_box()
+    assert box is not None and box["width"] > 0 and box["height"] > 0
+    assert browser.errors == []
+
+
 def test_a_restock_list_longer_than_one_page_is_shown_whole(browser: Browser, tmp_path: Path) -> None:
     # GIVEN 1,500 pairs below the default threshold: the API answers in pages of at most 1,000
     runtime = bootstrap(Settings(home=tmp_path / "home"))
