@@ -419,6 +419,9 @@ def main(argv: list[str] | None = None) -> None:
 def _usage_message(text: str) -> str:
     """click's message on one line, without pydantic's "Value error, " prefix; a date that has the right
     shape but does not exist (2021-02-30) is called what it is, not a mismatch of the format."""
+    if text.startswith("No such option: --") and any(c.isspace() for c in text.removeprefix("No such option: ")):
+        # an argument that only looks like an option: SQL that starts with a comment
+        return "an argument that starts with '--' (an SQL comment?) goes after a lone --: inventory sql -- '-- …'"
     line = " ".join(text.split()).replace("Value error, ", "")
     return re.sub(
         r"'([^']*)' does not match the formats? '%Y-%m-%d'\.?",

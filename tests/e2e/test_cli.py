@@ -121,6 +121,8 @@ def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_
         # a date of the right shape that does not exist is called that, not a mismatch of the format
         (["sql", "--from", "2021-02-30", "select 1"], "'2021-02-30' is not a real date (YYYY-MM-DD)"),
         (["--format", "xml", "report", "restock"], "Invalid value for '--format': 'xml' is not one of"),
+        # SQL that starts with a comment looks like an option to the argument parser
+        (["sql", "-- top movers\nSELECT 1"], "goes after a lone --: inventory sql -- '-- …'"),
         # a home that is a file
         (["--home", "/etc/passwd", "report", "restock"], "not a directory: /etc/passwd"),
     ],
