@@ -14,6 +14,7 @@ from rich.table import Table
 from adapters.local.mailer import OutboxMailer
 from local.delivery import ONE_SHOT_PATIENCE_SECONDS, left_waiting, run_until_idle
 from local.generate import generate
+from local.output import cell
 from local.wiring import LocalRuntime
 from services.files.logic import upload
 from services.reports.logic import item_report, restock_report, warehouse_report
@@ -24,7 +25,7 @@ def _rows_table(title: str, rows: list[dict[str, object]], columns: list[str], l
     for c in columns:
         table.add_column(c)
     for row in rows[:limit]:
-        table.add_row(*(str(row[c]) for c in columns))
+        table.add_row(*(str(cell(row[c])) for c in columns))  # true/false, as `inventory report` shows them
     if len(rows) > limit:
         table.caption = f"... {len(rows) - limit} more"
     return table

@@ -24,11 +24,12 @@ def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(columns)
     for row in rows:
-        writer.writerow([neutralise(_cell(row.get(c))) for c in columns])
+        writer.writerow([neutralise(cell(row.get(c))) for c in columns])
     return buffer.getvalue()
 
 
-def _cell(value: Any) -> Any:
+def cell(value: Any) -> Any:
+    """A value as every table and CSV shows it (booleans as `true`/`false`, as in JSON)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (list, dict)):
@@ -55,7 +56,7 @@ def emit(data: Any, fmt: str, columns: Sequence[str] | None = None, title: str |
         # Fold, never cut: keys and ids in a table are there to be copied into the next command.
         table.add_column(c, justify="right" if numeric else "left", overflow="fold")
     for row in rows:
-        table.add_row(*(escape(str(_cell(row.get(c)))) for c in cols))
+        table.add_row(*(escape(str(cell(row.get(c)))) for c in cols))
     Console().print(table)
     if not rows:
         Console(stderr=True).print("(no rows)")
