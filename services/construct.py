@@ -28,7 +28,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct, IConstruct
 
-from events.rules import RULES, for_bucket
+from events.rules import DEFAULT_BUS, RULES, Rule, for_bucket
 from kms.construct import encrypted_log_group
 
 MAX_RECEIVES = 5
@@ -220,6 +220,50 @@ class QueueConsumer(Construct):
             shared.ops_topic,
             f"{service} could not handle events",
         )
+        alarm_on_lost_deliveries(self, "DeliveryAlarm", rules, self.rules, shared, service)
+
+
+def alarm_on_lost_deliveries(
+    scope: Construct,
+    construct_id: str,
+    declared: Sequence[Rule],
+    deployed: Sequence[events.Rule],
+    shared: Shared,
+    service: str,
+) -> None:
+    """EventBridge gave up on a delivery to the service's queue and could not put it in the dead-letter
+    queue either (InvocationsFailedToBeSentToDlq; what it does put there, the DLQ alarm sees). Both queues
+    use the stack's key, so a key policy that refuses EventBridge would lose events with no message
+    anywhere: this alarm says so. One metric per rule: CloudWatch charges per metric of an alarm."""
+    metrics: dict[str, cloudwatch.IMetric] = {}
+    for n, (rule, event_rule) in enumerate(zip(declared, deployed, strict=True)):
+        # A custom bus's rules are measured with the bus's name too; the default bus's by rule name alone.
+        dimensions = {"RuleName": event_rule.rule_name}
+        if rule.bus != DEFAULT_BUS:
+            dimensions["EventBusName"] = shared.buses[rule.bus].event_bus_name
+        metrics[f"m{n}"] = cloudwatch.Metric(
+            namespace="AWS/Events",
+            metric_name="InvocationsFailedToBeSentToDlq",
+            dimensions_map=dimensions,
+            statistic="Sum",
+            period=Duration.minutes(5),
+        )
+    alarm = cloudwatch.Alarm(
+        scope,
+        construct_id,
+        alarm_description=f"EventBridge could deliver events neither to {service}'s queue nor to its "
+        "dead-letter queue (check the key policy and the queues); replay them from the bus archive",
+        metric=cloudwatch.MathExpression(
+            expression=" + ".join(f"FILL({m}, 0)" for m in metrics),
+            using_metrics=metrics,
+            period=Duration.minutes(5),
+        ),
+        threshold=1,
+        evaluation_periods=1,
+        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+    )
+    alarm.add_alarm_action(cloudwatch_actions.SnsAction(shared.ops_topic))
 
 
 def _verbatim_pattern(rule: events.Rule, pattern: Mapping[str, object]) -> None:

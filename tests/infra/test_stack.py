@@ -165,11 +165,38 @@ def test_every_dead_letter_queue_alarms_to_the_ops_topic(synthesized: Synthesize
     alarmed = set()
     for props in synthesized.properties("AWS::CloudWatch::Alarm").values():
         assert props["AlarmActions"] == [{"Ref": topic}]
-        if props["MetricName"] == "ValidatorErrors":
-            continue  # the failed-run alarm, below
+        if "Metrics" in props or props["MetricName"] == "ValidatorErrors":
+            continue  # the lost-delivery and failed-run alarms, below
         (dimension,) = props["Dimensions"]
         alarmed.add(arn_of({"Fn::GetAtt": [dimension["Value"]["Fn::GetAtt"][0], "Arn"]}))
     assert alarmed == dead_letter_queues
+
+
+def test_every_rule_alarms_when_eventbridge_cannot_deliver_to_its_queue(synthesized: Synthesized) -> None:
+    # Both a queue and its dead-letter queue use the stack's key: if EventBridge may not use it, events are
+    # lost, and only these EventBridge metrics show it.
+    topic, _ = synthesized.only("AWS::SNS::Topic")
+    bus, _ = synthesized.only("AWS::Events::EventBus")
+    rules = synthesized.properties("AWS::Events::Rule")
+    measured: dict[str, set[str]] = {}
+    for props in synthesized.properties("AWS::CloudWatch::Alarm").values():
+        if "Metrics" not in props:
+            continue
+        assert props["AlarmActions"] == [{"Ref": topic}]
+        stats = {m["Id"]: m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m}
+        (expression,) = [m["Expression"] for m in props["Metrics"] if "Expression" in m]
+        assert expression == " + ".join(f"FILL({i}, 0)" for i in stats)
+        for metric in stats.values():
+            assert metric["Namespace"] == "AWS/Events"
+            dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
+            rule_id = dims["RuleName"]["Ref"]
+            # a custom bus's rules are measured with its name, the default bus's by rule name alone
+            on_custom_bus = rules[rule_id]["EventBusName"] != "default"
+            assert dims.get("EventBusName") == ({"Ref": bus} if on_custom_bus else None)
+            measured.setdefault(rule_id, set()).add(metric["MetricName"])
+    consuming = {k for k, p in rules.items() if "DeadLetterConfig" in p["Targets"][0]}
+    assert len(consuming) == len(RULES)
+    assert measured == {k: {"InvocationsFailedToBeSentToDlq"} for k in consuming}
 
 
 def test_a_failed_validator_run_alarms_to_the_ops_topic(synthesized: Synthesized) -> None:
@@ -184,7 +211,7 @@ def test_a_failed_validator_run_alarms_to_the_ops_topic(synthesized: Synthesized
     assert metric_filter["FilterPattern"] == '{ $.level = "ERROR" }'
     (transformation,) = metric_filter["MetricTransformations"]
     (alarm,) = (
-        p for p in synthesized.properties("AWS::CloudWatch::Alarm").values() if p["MetricName"] == "ValidatorErrors"
+        p for p in synthesized.properties("AWS::CloudWatch::Alarm").values() if p.get("MetricName") == "ValidatorErrors"
     )
     assert (alarm["Namespace"], alarm["MetricName"]) == (
         transformation["MetricNamespace"],
