@@ -78,8 +78,11 @@ def _cut(value: str, limit: int = VALUE_CHARS) -> str:
 
 
 def _raw(line: str | bytes) -> str:
+    """A bad row's text as kept and shown: without its line ending (the CR of a CRLF file would break
+    the line it is shown on, in a mail or a terminal), cut to RAW_CHARS. Only bad rows pay for it."""
     text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
-    return text[:RAW_CHARS]
+    end = len(text) - 1 if text.endswith("\r") else len(text)
+    return text[: min(end, RAW_CHARS)]
 
 
 def _peek(chunks: Iterable[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:

@@ -231,6 +231,44 @@ def test_GIVEN_invalid_utf8_and_long_lines_WHEN_parsed_THEN_only_those_lines_are
         assert "\ufffd" in next(r.raw for r in results if isinstance(r, BadRow))
 
 
+_CRLF_BAD = [
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\tfive",  # fast path defers: bad change
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt",  # field count: missing column
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t1\tx",  # field count: a value beyond the header
+    "15.02.2021\tBerlin 1\ta1\tShirt\t1",  # timestamp
+    '2021-02-15T12:00:00Z\t"Berlin 1"\t\tShirt\t1',  # quotes: empty ItemId
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\tSh\x1birt\t1",  # control character
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\t" + "x" * 150 + "\t1",  # too long for max_line_bytes=128
+]
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 7])
+def test_GIVEN_crlf_file_WHEN_bad_rows_kept_THEN_raw_has_no_line_ending(chunk: int | None) -> None:
+    # raw is shown in `files bad-rows`, `sql` rejected_rows and the rejection mail: a kept CR breaks a line.
+    good = "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4"
+    data = ("\r\n".join([HEADER, good, *_CRLF_BAD, good]) + "\r\n").encode()
+    data += b"2021-02-15T12:00:00Z\tB\xffrlin\ta1\tShirt\t1\r\n"  # not UTF-8: decoded line by line
+    chunks = [data] if chunk is None else [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    rows = list(parse_inventory(chunks, max_line_bytes=128))
+    bad = [r for r in rows if isinstance(r, BadRow)]
+    assert [r.line for r in bad] == [*range(3, 3 + len(_CRLF_BAD)), len(_CRLF_BAD) + 4]
+    assert [r.raw for r in bad[:-2]] == _CRLF_BAD[:-1]
+    # an over-long line that arrives in small chunks is dropped as it streams in: no raw text at all
+    assert bad[-2].raw == (_CRLF_BAD[-1] if chunk is None else "")
+    assert bad[-1].raw == "2021-02-15T12:00:00Z\tB\ufffdrlin\ta1\tShirt\t1"
+    assert sum_inventory(chunks, max_line_bytes=128).bad_rows == bad
+    # A CR inside a line is content, not a line ending: it stays (and makes the row bad).
+    (inner,) = parse(f"{HEADER}\r\n2021-02-15T12:00:00Z\tBerlin 1\ta\r1\tShirt\t1\r\n")
+    assert isinstance(inner, BadRow) and inner.raw == "2021-02-15T12:00:00Z\tBerlin 1\ta\r1\tShirt\t1"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
+def test_GIVEN_crlf_spreadsheet_export_WHEN_bad_rows_kept_THEN_raw_has_no_line_ending(encoding: str) -> None:
+    text = f"{HEADER}\r\n2021-02-15T12:00:00Z\tMünchen\ta1\tGröße\tfünf\r\n"
+    (row,) = read_as_ingest(text.encode(encoding))
+    assert isinstance(row, BadRow) and row.raw == "2021-02-15T12:00:00Z\tMünchen\ta1\tGröße\tfünf"
+
+
 def test_GIVEN_chunks_split_anywhere_WHEN_iter_lines_THEN_physical_lines_without_endings() -> None:
     data = b"a\r\nbb\n\nccc\r\n" + b"d" * 20 + b"\ne"
     expected = [(1, b"a"), (2, b"bb"), (3, b""), (4, b"ccc"), (5, None), (6, b"e")]
@@ -351,6 +389,7 @@ def test_GIVEN_any_file_WHEN_summed_THEN_same_as_folding_parse_inventory(
     chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
     sums = sum_inventory(chunks)
     assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))
+    assert not any(b.raw.endswith("\r") for b in sums.bad_rows)
 
 
 def test_GIVEN_generated_file_WHEN_summed_THEN_same_as_folding_parse_inventory(tmp_path: Any) -> None:
