@@ -317,14 +317,22 @@ def _keep_head(chunks: Iterable[bytes], head: bytearray, size: int = 4096) -> It
 
 
 def _check_change(text: str) -> int | str:
-    """The integer, or the reason it is not acceptable."""
-    digits = text[1:] if text[:1] in ("+", "-") else text
+    """The integer, or the reason it is not acceptable.
+
+    A whole number written with a decimal point and only zeros after it ("5.0", "-3.00", "+7.0") is
+    that integer: pandas writes an integer column that holds one NaN as floats, and a spreadsheet's
+    number format writes "5.00" (threshold files take 25.0 as 25 too). Anything else with a point, an
+    exponent or a comma ("5.5", "1e3", "5.", ".0", "5,0") is not an integer. Only the slow path gets
+    here: the fast path takes plain digits only.
+    """
+    negative = text[:1] == "-"
+    digits, point, fraction = (text[1:] if text[:1] in ("+", "-") else text).partition(".")
     # int() alone would also take "1_000", " 5" and non-ASCII digits.
-    if not (digits.isascii() and digits.isdigit()):
+    if not (digits.isascii() and digits.isdigit()) or (point and not (fraction and not fraction.strip("0"))):
         return f"StockLevelChange is not an integer: {_cut(text)}"
     if len(digits) > 20 and len(digits.lstrip("0")) > 10:
         return f"StockLevelChange out of range: {_cut(text)}"
-    value = int(text)
+    value = -int(digits) if negative else int(digits)
     if not -MAX_CHANGE <= value <= MAX_CHANGE:
         return f"StockLevelChange out of range: {_cut(text)}"
     return value

@@ -141,7 +141,7 @@ def test_GIVEN_a_binary_header_with_some_nul_bytes_WHEN_parsed_THEN_no_utf16_gue
         ("9999-12-31T23:00:00-05:00\tBerlin 1\ta1\tShirt\t1", "Timestamp out of range in UTC"),
         ("2021-02-15T12:00:00\t \ta1\tShirt\t1", "WarehouseName is empty"),
         ("2021-02-15T12:00:00\tBerlin 1\t\tShirt\t1", "ItemId is empty"),
-        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t4.0", "StockLevelChange is not an integer: '4.0'"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t4.5", "StockLevelChange is not an integer: '4.5'"),
         ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t1_000", "StockLevelChange is not an integer"),
         ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t", "StockLevelChange is not an integer: ''"),
         ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t\u0663", "StockLevelChange is not an integer"),
@@ -154,6 +154,44 @@ def test_GIVEN_a_binary_header_with_some_nul_bytes_WHEN_parsed_THEN_no_utf16_gue
 )
 def test_GIVEN_bad_line_WHEN_parsed_THEN_bad_row_with_reason(line: str, expected: str) -> None:
     assert reason(line).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("5.0", 5),  # pandas: an integer column holding one NaN is written as floats
+        ("-3.00", -3),  # a spreadsheet's number format with two decimals
+        ("+7.0", 7),
+        ("0.0", 0),
+        ("-0.000", 0),
+        ("007.0", 7),
+        ("1000000000.0", 1_000_000_000),
+        ("-1000000000.00", -1_000_000_000),
+        ('"12.0"', 12),  # quoted: the slow path unquotes first
+    ],
+)
+def test_GIVEN_whole_number_written_with_decimal_zeros_WHEN_parsed_THEN_that_integer(
+    change: str, expected: int
+) -> None:
+    data = f"{HEADER}\r\n2021-02-15T12:00:00Z\tW\ta1\tShirt\t{change}\r\n".encode()
+    (row,) = parse(data)
+    assert isinstance(row, Row) and row.change == expected and type(row.change) is int
+    sums = sum_inventory([data])
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold([row])
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["5.5", "5.01", "1e3", "5.0e0", "5.", ".0", "-.0", "+.00", "nan", "NaN", "inf", "5,0", "5.0.0", "5..0", "-+5.0",
+     "5.0-", "5.0_0", "5. 0", "\u0663.0", "5.\u0660", "0x5.0"],
+)  # fmt: skip
+def test_GIVEN_decimal_that_is_not_a_plain_whole_number_WHEN_parsed_THEN_bad_row(change: str) -> None:
+    assert reason(f"2021-02-15T12:00:00Z\tW\ta1\tShirt\t{change}") == f"StockLevelChange is not an integer: {change!r}"
+
+
+@pytest.mark.parametrize("change", ["1000000001.0", "-1000000001.00", "9" * 30 + ".0", "-" + "9" * 5000 + ".000"])
+def test_GIVEN_decimal_whole_number_beyond_the_range_WHEN_parsed_THEN_bad_row(change: str) -> None:
+    assert reason(f"2021-02-15T12:00:00Z\tW\ta1\tShirt\t{change}").startswith("StockLevelChange out of range: ")
 
 
 @pytest.mark.parametrize(
@@ -361,7 +399,10 @@ _line = st.one_of(
         st.sampled_from(["W1", " W1 ", "W2", "", '"W2"', "W\x00"]),
         st.sampled_from(["i1", "i2", "i1 ", "", "i\x1b"]),
         st.sampled_from(["Apple", "Pear", "", '5" Nails', "Crème"]),
-        st.one_of(st.integers(-(10**10), 10**10).map(str), st.sampled_from(["1e3", "", "+4", "--2"])),
+        st.one_of(
+            st.integers(-(10**10), 10**10).map(str),
+            st.sampled_from(["1e3", "", "+4", "--2", "5.0", "-3.00", "+7.0", "5.5", "5.", "1000000001.0"]),
+        ),
     ).map("\t".join),
     st.sampled_from(
         [
