@@ -273,6 +273,12 @@ class _Header:
                         f"header (line {line_no}) is separated by {separator!r}, not TAB: "
                         "export the file as tab-separated text"
                     )
+            # Typed by hand, or pasted where TABs became spaces (some or all of them).
+            if " " in line and {_unquote(n).casefold() for n in line.strip(_BOM).split()} >= _WANTED:
+                raise UnusableFile(
+                    f"header (line {line_no}) is separated by spaces, not TAB: "
+                    "separate the columns with TAB (or export the file as tab-separated text)"
+                )
             raise UnusableFile(
                 f"header (line {line_no}) lacks column(s): {', '.join(missing)} (found {_cut(line.strip(), 120)})"
             )

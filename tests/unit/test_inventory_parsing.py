@@ -89,6 +89,11 @@ def test_GIVEN_empty_or_header_only_file_WHEN_parsed_THEN_no_rows(text: str, exp
         (("\ufeff" + HEADER + "\n").encode("utf-32"), "file is UTF-32 text"),
         (b'"Timestamp";"WarehouseName";"ItemId";"ItemName";"StockLevelChange"\n', "separated by ';', not TAB"),
         (b"Timestamp\tItemId\tWarehouseName\tItemId\tItemName\tStockLevelChange\n", "more than once"),
+        (b"Timestamp WarehouseName ItemId ItemName StockLevelChange\r\n", "separated by spaces, not TAB"),
+        (b"\xef\xbb\xbf  Timestamp   warehousename ItemId  ItemName StockLevelChange  \n", "separated by spaces, not"),
+        (b"Timestamp\tWarehouseName ItemId\tItemName\tStockLevelChange\n", "separated by spaces, not TAB"),
+        (b'"Timestamp" "WarehouseName" "ItemId" "ItemName" "StockLevelChange"\n', "separated by spaces, not TAB"),
+        (b"Timestamp WarehouseName ItemName StockLevelChange\n", "lacks column(s): Timestamp, WarehouseName, ItemId"),
         (b"Timestamp\tWarehouse\xffName\n", "not valid UTF-8"),
         (b"T" * 70000 + b"\nx\n", "longer than 65536 bytes"),
     ],
@@ -96,6 +101,18 @@ def test_GIVEN_empty_or_header_only_file_WHEN_parsed_THEN_no_rows(text: str, exp
 def test_GIVEN_unusable_header_WHEN_parsed_THEN_unusable_file_before_any_row(data: bytes, message: str) -> None:
     with pytest.raises(UnusableFile, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(data)
+
+
+def test_GIVEN_header_typed_with_spaces_WHEN_parsed_THEN_one_line_saying_to_use_tab() -> None:
+    data = b"Timestamp WarehouseName ItemId ItemName StockLevelChange\n2021-02-15T12:00:00Z Berlin a1 Shirt 4\n"
+    expected = (
+        "header (line 1) is separated by spaces, not TAB: "
+        "separate the columns with TAB (or export the file as tab-separated text)"
+    )
+    for read in (parse, lambda d: sum_inventory([d]), read_as_ingest):
+        with pytest.raises(UnusableFile) as caught:
+            read(data)
+        assert str(caught.value) == expected
 
 
 _ROW = "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4"
