@@ -57,7 +57,7 @@ _SIZES = (
 _SPECIAL_NAMES = ('5" Nails', "Tom & Jerry <Mug>", "Kaffeebohnen Größe L", "Crème brûlée Set ☕")
 _THRESHOLD_CHOICES = (5, 15, 20, 25, 50, 100, 200)
 _BAD_TIMESTAMPS = ("15.02.2021 12:00", "yesterday", "2021-02-30T10:00:00", "2021-13-01T00:00:00+01:00", "")
-_BAD_CHANGES = ("4.0", "-3,5", "five", "1e3", "--2", "")
+_BAD_CHANGES = ("4.5", "-3,5", "five", "1e3", "--2", "")  # "4.0" is 4, not a bad row
 
 
 @dataclass

@@ -78,8 +78,11 @@ def _cut(value: str, limit: int = VALUE_CHARS) -> str:
 
 
 def _raw(line: str | bytes) -> str:
+    """A bad row's text as kept and shown: without its line ending (the CR of a CRLF file would break
+    the line it is shown on, in a mail or a terminal), cut to RAW_CHARS. Only bad rows pay for it."""
     text = line.decode("utf-8", errors="replace") if isinstance(line, bytes) else line
-    return text[:RAW_CHARS]
+    end = len(text) - 1 if text.endswith("\r") else len(text)
+    return text[: min(end, RAW_CHARS)]
 
 
 def _peek(chunks: Iterable[bytes], size: int) -> tuple[bytes, Iterator[bytes]]:
@@ -270,6 +273,12 @@ class _Header:
                         f"header (line {line_no}) is separated by {separator!r}, not TAB: "
                         "export the file as tab-separated text"
                     )
+            # Typed by hand, or pasted where TABs became spaces (some or all of them).
+            if " " in line and {_unquote(n).casefold() for n in line.strip(_BOM).split()} >= _WANTED:
+                raise UnusableFile(
+                    f"header (line {line_no}) is separated by spaces, not TAB: "
+                    "separate the columns with TAB (or export the file as tab-separated text)"
+                )
             raise UnusableFile(
                 f"header (line {line_no}) lacks column(s): {', '.join(missing)} (found {_cut(line.strip(), 120)})"
             )
@@ -314,14 +323,22 @@ def _keep_head(chunks: Iterable[bytes], head: bytearray, size: int = 4096) -> It
 
 
 def _check_change(text: str) -> int | str:
-    """The integer, or the reason it is not acceptable."""
-    digits = text[1:] if text[:1] in ("+", "-") else text
+    """The integer, or the reason it is not acceptable.
+
+    A whole number written with a decimal point and only zeros after it ("5.0", "-3.00", "+7.0") is
+    that integer: pandas writes an integer column that holds one NaN as floats, and a spreadsheet's
+    number format writes "5.00" (threshold files take 25.0 as 25 too). Anything else with a point, an
+    exponent or a comma ("5.5", "1e3", "5.", ".0", "5,0") is not an integer. Only the slow path gets
+    here: the fast path takes plain digits only.
+    """
+    negative = text[:1] == "-"
+    digits, point, fraction = (text[1:] if text[:1] in ("+", "-") else text).partition(".")
     # int() alone would also take "1_000", " 5" and non-ASCII digits.
-    if not (digits.isascii() and digits.isdigit()):
+    if not (digits.isascii() and digits.isdigit()) or (point and not (fraction and not fraction.strip("0"))):
         return f"StockLevelChange is not an integer: {_cut(text)}"
     if len(digits) > 20 and len(digits.lstrip("0")) > 10:
         return f"StockLevelChange out of range: {_cut(text)}"
-    value = int(text)
+    value = -int(digits) if negative else int(digits)
     if not -MAX_CHANGE <= value <= MAX_CHANGE:
         return f"StockLevelChange out of range: {_cut(text)}"
     return value

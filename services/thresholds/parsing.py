@@ -58,17 +58,44 @@ def _load(data: bytes) -> Any:
     except UnicodeDecodeError as exc:
         name = encoding.removesuffix("-sig").removesuffix("-le").removesuffix("-be").upper()
         raise InvalidThresholds(f"thresholds file is not valid {name} (byte {exc.start})") from None
+    # A file saved before anything was typed into it: json would say "Expecting value at line 1 column 1".
+    if not text.replace("\ufeff", "").strip():
+        raise InvalidThresholds("thresholds file is empty")
     try:
         return json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
-        raise InvalidThresholds(
-            f"thresholds file is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
+        raise InvalidThresholds(f"thresholds file is not valid JSON: {_json_problem(text, exc)}") from None
     except _Unacceptable as exc:
         raise InvalidThresholds(f"thresholds file is not acceptable JSON: {exc}") from None
     except (ValueError, RecursionError):
         # ValueError: an integer with thousands of digits; RecursionError: absurdly deep nesting.
         raise InvalidThresholds("thresholds file is not acceptable JSON: too large a number or too deep") from None
+
+
+def _json_problem(text: str, exc: json.JSONDecodeError) -> str:
+    """What json refused, named as a person editing the file would: comments and trailing commas (both
+    fine in JavaScript, JSON5 and many editors, not in JSON) by name, anything else by json's own words;
+    always with where it is."""
+    pos = exc.pos
+    if text.startswith(("//", "/*", "#"), pos):  # json stops right where a comment starts
+        return f"comments are not allowed (line {exc.lineno})"
+    comma = -1
+    if "trailing comma" in exc.msg:  # Python 3.13+ names it itself, at the comma
+        comma = pos
+    elif text.startswith(("]", "}"), pos):  # earlier versions stop at the bracket after it
+        comma = pos - 1
+        while comma >= 0 and text[comma] in _JSON_SPACE:
+            comma -= 1
+    if comma >= 0 and text.startswith(",", comma):
+        line, column = text.count("\n", 0, comma) + 1, comma - text.rfind("\n", 0, comma)
+        return f"trailing comma at line {line} column {column}"
+    if not text[pos:].strip(_JSON_SPACE):  # a cut-off upload: json would say what it expected next
+        return f"the file ends before the JSON does (an unclosed bracket?) at line {exc.lineno} column {exc.colno}"
+    # Some of json's messages end in " at" ("Unterminated string starting at"): one "at" is enough.
+    return f"{exc.msg.removesuffix(' at')} at line {exc.lineno} column {exc.colno}"
+
+
+_JSON_SPACE = " \t\r\n"
 
 
 def _entry(index: int, entry: Any) -> tuple[str, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import subprocess
 from pathlib import Path
@@ -335,6 +337,44 @@ def test_a_windows_1252_export_is_applied_whole_and_sql_and_the_validator_agree(
     ]
     summary = as_json(cli_env, "validate", "--check-delay", "0")
     assert summary["transactions"] == 2
+
+
+def test_a_pandas_export_with_decimal_zeros_is_applied_and_sql_the_validator_and_the_mail_agree(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN an inventory file as pandas writes an integer column holding a NaN (floats), CRLF, and one
+    # change that really is not whole
+    export = (
+        HEADER
+        + "2021-02-15T12:00:00Z\tW\ta1\tShirt\t5.0\n"
+        + "2021-02-15T12:00:01Z\tW\ta1\tShirt\t-3.00\n"
+        + "2021-02-15T12:00:02Z\tW\tb2\tMug\t+7.0\n"
+        + "2021-02-15T12:00:03Z\tW\tb2\tMug\t2.5\n"
+    ).replace("\n", "\r\n")
+    # WHEN it is put and processed
+    key = put_file(cli_env, tmp_path, export.encode())
+    run(cli_env, "process")
+    # THEN the whole numbers are applied, and SQL and the nightly validation read the same rows
+    assert [(r["item_id"], r["level"]) for r in report_json(cli_env, "warehouse", "W")] == [("a1", 2), ("b2", 7)]
+    assert as_json(cli_env, "sql", "SELECT item_id, sum(change) AS s FROM transactions GROUP BY ALL ORDER BY 1") == [
+        {"item_id": "a1", "s": 2},
+        {"item_id": "b2", "s": 7},
+    ]
+    summary = as_json(cli_env, "validate", "--check-delay", "0")
+    assert (summary["transactions"], summary["findings_by_kind"]) == (4, {"bad_row": 1})  # no mismatch
+    # AND the one bad row keeps its text without the CR of its line end, in bad-rows, in SQL and in the mail
+    raw = "2021-02-15T12:00:03Z\tW\tb2\tMug\t2.5"
+    assert as_json(cli_env, "files", "bad-rows", key) == [
+        {"line": 5, "reason": "StockLevelChange is not an integer: '2.5'", "raw": raw}
+    ]
+    assert as_json(cli_env, "sql", "SELECT raw FROM rejected_rows") == [{"raw": raw}]
+    [mail] = [m for m in as_json(cli_env, "mail", "list") if m["subject"].startswith("Bad rows")]
+    eml = subprocess.run(["inventory", "mail", "show", mail["id"]], env=cli_env, capture_output=True, check=True)
+    message = email.message_from_bytes(eml.stdout, policy=email.policy.default)
+    text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert f"5 | StockLevelChange is not an integer: '2.5' | {raw}\n" in text
+    assert f"<code>{raw}</code>" in html  # a kept CR came out as a line break before </code>
 
 
 def test_get_prints_a_stored_file_and_the_validation_report_in_clear(tmp_path: Path, cli_env: dict[str, str]) -> None:

@@ -89,6 +89,11 @@ def test_GIVEN_empty_or_header_only_file_WHEN_parsed_THEN_no_rows(text: str, exp
         (("\ufeff" + HEADER + "\n").encode("utf-32"), "file is UTF-32 text"),
         (b'"Timestamp";"WarehouseName";"ItemId";"ItemName";"StockLevelChange"\n', "separated by ';', not TAB"),
         (b"Timestamp\tItemId\tWarehouseName\tItemId\tItemName\tStockLevelChange\n", "more than once"),
+        (b"Timestamp WarehouseName ItemId ItemName StockLevelChange\r\n", "separated by spaces, not TAB"),
+        (b"\xef\xbb\xbf  Timestamp   warehousename ItemId  ItemName StockLevelChange  \n", "separated by spaces, not"),
+        (b"Timestamp\tWarehouseName ItemId\tItemName\tStockLevelChange\n", "separated by spaces, not TAB"),
+        (b'"Timestamp" "WarehouseName" "ItemId" "ItemName" "StockLevelChange"\n', "separated by spaces, not TAB"),
+        (b"Timestamp WarehouseName ItemName StockLevelChange\n", "lacks column(s): Timestamp, WarehouseName, ItemId"),
         (b"Timestamp\tWarehouse\xffName\n", "not valid UTF-8"),
         (b"T" * 70000 + b"\nx\n", "longer than 65536 bytes"),
     ],
@@ -96,6 +101,18 @@ def test_GIVEN_empty_or_header_only_file_WHEN_parsed_THEN_no_rows(text: str, exp
 def test_GIVEN_unusable_header_WHEN_parsed_THEN_unusable_file_before_any_row(data: bytes, message: str) -> None:
     with pytest.raises(UnusableFile, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(data)
+
+
+def test_GIVEN_header_typed_with_spaces_WHEN_parsed_THEN_one_line_saying_to_use_tab() -> None:
+    data = b"Timestamp WarehouseName ItemId ItemName StockLevelChange\n2021-02-15T12:00:00Z Berlin a1 Shirt 4\n"
+    expected = (
+        "header (line 1) is separated by spaces, not TAB: "
+        "separate the columns with TAB (or export the file as tab-separated text)"
+    )
+    for read in (parse, lambda d: sum_inventory([d]), read_as_ingest):
+        with pytest.raises(UnusableFile) as caught:
+            read(data)
+        assert str(caught.value) == expected
 
 
 _ROW = "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4"
@@ -141,7 +158,7 @@ def test_GIVEN_a_binary_header_with_some_nul_bytes_WHEN_parsed_THEN_no_utf16_gue
         ("9999-12-31T23:00:00-05:00\tBerlin 1\ta1\tShirt\t1", "Timestamp out of range in UTC"),
         ("2021-02-15T12:00:00\t \ta1\tShirt\t1", "WarehouseName is empty"),
         ("2021-02-15T12:00:00\tBerlin 1\t\tShirt\t1", "ItemId is empty"),
-        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t4.0", "StockLevelChange is not an integer: '4.0'"),
+        ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t4.5", "StockLevelChange is not an integer: '4.5'"),
         ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t1_000", "StockLevelChange is not an integer"),
         ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t", "StockLevelChange is not an integer: ''"),
         ("2021-02-15T12:00:00\tBerlin 1\ta1\tShirt\t\u0663", "StockLevelChange is not an integer"),
@@ -154,6 +171,44 @@ def test_GIVEN_a_binary_header_with_some_nul_bytes_WHEN_parsed_THEN_no_utf16_gue
 )
 def test_GIVEN_bad_line_WHEN_parsed_THEN_bad_row_with_reason(line: str, expected: str) -> None:
     assert reason(line).startswith(expected)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ("5.0", 5),  # pandas: an integer column holding one NaN is written as floats
+        ("-3.00", -3),  # a spreadsheet's number format with two decimals
+        ("+7.0", 7),
+        ("0.0", 0),
+        ("-0.000", 0),
+        ("007.0", 7),
+        ("1000000000.0", 1_000_000_000),
+        ("-1000000000.00", -1_000_000_000),
+        ('"12.0"', 12),  # quoted: the slow path unquotes first
+    ],
+)
+def test_GIVEN_whole_number_written_with_decimal_zeros_WHEN_parsed_THEN_that_integer(
+    change: str, expected: int
+) -> None:
+    data = f"{HEADER}\r\n2021-02-15T12:00:00Z\tW\ta1\tShirt\t{change}\r\n".encode()
+    (row,) = parse(data)
+    assert isinstance(row, Row) and row.change == expected and type(row.change) is int
+    sums = sum_inventory([data])
+    assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold([row])
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["5.5", "5.01", "1e3", "5.0e0", "5.", ".0", "-.0", "+.00", "nan", "NaN", "inf", "5,0", "5.0.0", "5..0", "-+5.0",
+     "5.0-", "5.0_0", "5. 0", "\u0663.0", "5.\u0660", "0x5.0"],
+)  # fmt: skip
+def test_GIVEN_decimal_that_is_not_a_plain_whole_number_WHEN_parsed_THEN_bad_row(change: str) -> None:
+    assert reason(f"2021-02-15T12:00:00Z\tW\ta1\tShirt\t{change}") == f"StockLevelChange is not an integer: {change!r}"
+
+
+@pytest.mark.parametrize("change", ["1000000001.0", "-1000000001.00", "9" * 30 + ".0", "-" + "9" * 5000 + ".000"])
+def test_GIVEN_decimal_whole_number_beyond_the_range_WHEN_parsed_THEN_bad_row(change: str) -> None:
+    assert reason(f"2021-02-15T12:00:00Z\tW\ta1\tShirt\t{change}").startswith("StockLevelChange out of range: ")
 
 
 @pytest.mark.parametrize(
@@ -229,6 +284,44 @@ def test_GIVEN_invalid_utf8_and_long_lines_WHEN_parsed_THEN_only_those_lines_are
         ]
         assert [r.line for r in results if isinstance(r, Row)] == [2, 5]
         assert "\ufffd" in next(r.raw for r in results if isinstance(r, BadRow))
+
+
+_CRLF_BAD = [
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\tfive",  # fast path defers: bad change
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt",  # field count: missing column
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t1\tx",  # field count: a value beyond the header
+    "15.02.2021\tBerlin 1\ta1\tShirt\t1",  # timestamp
+    '2021-02-15T12:00:00Z\t"Berlin 1"\t\tShirt\t1',  # quotes: empty ItemId
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\tSh\x1birt\t1",  # control character
+    "2021-02-15T12:00:00Z\tBerlin 1\ta1\t" + "x" * 150 + "\t1",  # too long for max_line_bytes=128
+]
+
+
+@pytest.mark.parametrize("chunk", [None, 1, 7])
+def test_GIVEN_crlf_file_WHEN_bad_rows_kept_THEN_raw_has_no_line_ending(chunk: int | None) -> None:
+    # raw is shown in `files bad-rows`, `sql` rejected_rows and the rejection mail: a kept CR breaks a line.
+    good = "2021-02-15T12:00:00Z\tBerlin 1\ta1\tShirt\t4"
+    data = ("\r\n".join([HEADER, good, *_CRLF_BAD, good]) + "\r\n").encode()
+    data += b"2021-02-15T12:00:00Z\tB\xffrlin\ta1\tShirt\t1\r\n"  # not UTF-8: decoded line by line
+    chunks = [data] if chunk is None else [data[i : i + chunk] for i in range(0, len(data), chunk)]
+    rows = list(parse_inventory(chunks, max_line_bytes=128))
+    bad = [r for r in rows if isinstance(r, BadRow)]
+    assert [r.line for r in bad] == [*range(3, 3 + len(_CRLF_BAD)), len(_CRLF_BAD) + 4]
+    assert [r.raw for r in bad[:-2]] == _CRLF_BAD[:-1]
+    # an over-long line that arrives in small chunks is dropped as it streams in: no raw text at all
+    assert bad[-2].raw == (_CRLF_BAD[-1] if chunk is None else "")
+    assert bad[-1].raw == "2021-02-15T12:00:00Z\tB\ufffdrlin\ta1\tShirt\t1"
+    assert sum_inventory(chunks, max_line_bytes=128).bad_rows == bad
+    # A CR inside a line is content, not a line ending: it stays (and makes the row bad).
+    (inner,) = parse(f"{HEADER}\r\n2021-02-15T12:00:00Z\tBerlin 1\ta\r1\tShirt\t1\r\n")
+    assert isinstance(inner, BadRow) and inner.raw == "2021-02-15T12:00:00Z\tBerlin 1\ta\r1\tShirt\t1"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "cp1252"])
+def test_GIVEN_crlf_spreadsheet_export_WHEN_bad_rows_kept_THEN_raw_has_no_line_ending(encoding: str) -> None:
+    text = f"{HEADER}\r\n2021-02-15T12:00:00Z\tMünchen\ta1\tGröße\tfünf\r\n"
+    (row,) = read_as_ingest(text.encode(encoding))
+    assert isinstance(row, BadRow) and row.raw == "2021-02-15T12:00:00Z\tMünchen\ta1\tGröße\tfünf"
 
 
 def test_GIVEN_chunks_split_anywhere_WHEN_iter_lines_THEN_physical_lines_without_endings() -> None:
@@ -323,7 +416,10 @@ _line = st.one_of(
         st.sampled_from(["W1", " W1 ", "W2", "", '"W2"', "W\x00"]),
         st.sampled_from(["i1", "i2", "i1 ", "", "i\x1b"]),
         st.sampled_from(["Apple", "Pear", "", '5" Nails', "Crème"]),
-        st.one_of(st.integers(-(10**10), 10**10).map(str), st.sampled_from(["1e3", "", "+4", "--2"])),
+        st.one_of(
+            st.integers(-(10**10), 10**10).map(str),
+            st.sampled_from(["1e3", "", "+4", "--2", "5.0", "-3.00", "+7.0", "5.5", "5.", "1000000001.0"]),
+        ),
     ).map("\t".join),
     st.sampled_from(
         [
@@ -351,6 +447,7 @@ def test_GIVEN_any_file_WHEN_summed_THEN_same_as_folding_parse_inventory(
     chunks = [data[i : i + chunk] for i in range(0, len(data), chunk)]
     sums = sum_inventory(chunks)
     assert (sums.by_warehouse, sums.bad_rows, sums.good_rows, sums.total) == _fold(list(parse_inventory(chunks)))
+    assert not any(b.raw.endswith("\r") for b in sums.bad_rows)
 
 
 def test_GIVEN_generated_file_WHEN_summed_THEN_same_as_folding_parse_inventory(tmp_path: Any) -> None:

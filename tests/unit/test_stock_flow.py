@@ -142,6 +142,35 @@ def test_given_threshold_files_then_they_are_changes_and_default_is_ten(runtime:
     assert got == {"a1": 25, "a2": 40, "a3": 10}
 
 
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"", "thresholds file is empty"),
+        (b"\xef\xbb\xbf\r\n", "thresholds file is empty"),
+        (
+            b'{"ThresholdList": [\r\n  {"ItemId": "a1", "RestockIfBelow": 25},\r\n]}',
+            "thresholds file is not valid JSON: trailing comma at line 2 column 41",
+        ),
+        (
+            b'{\n  // a1 is seasonal\n  "ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 25}]\n}',
+            "thresholds file is not valid JSON: comments are not allowed (line 2)",
+        ),
+    ],
+)
+def test_given_an_empty_or_hand_edited_threshold_file_then_rejected_with_one_line_and_mailed(
+    runtime: LocalRuntime, data: bytes, message: str
+) -> None:
+    feed(runtime, TKEY1, data)
+    (rejected,) = runtime.bus.archived(detail_type="FileRejected")
+    assert (rejected.detail["reason"], rejected.detail["message"]) == ("invalid", message)
+    record = runtime.ports.table.file(TKEY1)
+    assert record is not None and (record.status, record.message) == ("rejected", message)
+    (mail,) = mails(runtime)
+    assert mail["Subject"] == "File rejected: restock_thresholds.json"
+    text = mail.get_payload(0).get_payload(decode=True).decode()  # type: ignore[union-attr]
+    assert text == f"{TKEY1}: {message} (reason: invalid)\n"
+
+
 def test_given_a_configured_default_then_unlisted_items_use_it(tmp_path: Path) -> None:
     rt = bootstrap(Settings(home=tmp_path / "h", default_threshold=100))
     feed(rt, inv_key(1), tsv((T, "W", "a1", "A", 50)))

@@ -93,6 +93,66 @@ def test_GIVEN_invalid_file_WHEN_parsed_THEN_one_line_rejection(data: bytes, mes
     assert "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b" \n\t\r\n",
+        b"\xef\xbb\xbf",
+        b"\xef\xbb\xbf\r\n",
+        b"\xff\xfe",
+        " \r\n".encode("utf-16"),
+        "\n".encode("utf-32"),
+    ],
+)
+def test_GIVEN_empty_file_WHEN_parsed_THEN_says_it_is_empty(data: bytes) -> None:
+    # rather than json's "Expecting value at line 1 column 1"
+    with pytest.raises(InvalidThresholds) as info:
+        parse_thresholds(data)
+    assert str(info.value) == "thresholds file is empty"
+
+
+_LISTED = '"ThresholdList": [{"ItemId": "a", "RestockIfBelow": 1}]'
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        # trailing commas, as JavaScript, JSON5 and many editors allow
+        ("{\n  " + _LISTED + ",\n}\n", "trailing comma at line 2 column 58"),
+        ('{"ThresholdList": [\n  {"ItemId": "a", "RestockIfBelow": 1},\n  ]}', "trailing comma at line 2 column 39"),
+        ('{"ThresholdList": [{"ItemId": "a", "RestockIfBelow": 1,}]}', "trailing comma at line 1 column 55"),
+        ('{"ThresholdList": [{"ItemId": "a", "RestockIfBelow": 1}],\r\n\t}', "trailing comma at line 1 column 57"),
+        # comments, wherever json stops at them
+        ("// thresholds for February\n{" + _LISTED + "}", "comments are not allowed (line 1)"),
+        ("{\n  /* new values */\n  " + _LISTED + "\n}", "comments are not allowed (line 2)"),
+        ('{"ThresholdList": [ # none yet\n]}', "comments are not allowed (line 1)"),
+        ("{" + _LISTED + "}\n\n// end\n", "comments are not allowed (line 3)"),
+        ('{"ThresholdList": [{"ItemId": "a", "RestockIfBelow": 1 // was 5\n}]}', "comments are not allowed (line 1)"),
+        # anything else: json's words, where it is
+        ("{", "the file ends before the JSON does (an unclosed bracket?) at line 1 column 2"),
+        ('{"ThresholdList": [\n', "the file ends before the JSON does (an unclosed bracket?) at line 2 column 1"),
+        ('{"ThresholdList": [{"ItemId": "a', "Unterminated string starting at line 1 column 31"),
+        ("{'ThresholdList': []}", "Expecting property name enclosed in double quotes at line 1 column 2"),
+        ('{"ThresholdList": [1,,2]}', "Expecting value at line 1 column 22"),
+        ("[,]", "Expecting value at line 1 column 2"),  # a stray comma, not a trailing one
+        ('{"ThresholdList": [1/2]}', "Expecting ',' delimiter at line 1 column 21"),
+    ],
+)
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_GIVEN_invalid_json_WHEN_parsed_THEN_the_reason_names_the_problem_and_where(
+    text: str, reason: str, encoding: str
+) -> None:
+    with pytest.raises(InvalidThresholds) as info:
+        parse_thresholds(text.encode(encoding))
+    assert str(info.value) == f"thresholds file is not valid JSON: {reason}"
+
+
+def test_GIVEN_comment_and_comma_characters_inside_strings_WHEN_parsed_THEN_accepted() -> None:
+    data = b'{"ThresholdList": [{"ItemId": "http://x/*y*/#z,]", "RestockIfBelow": 1}]}'
+    assert parse_thresholds(data) == {"http://x/*y*/#z,]": 1}
+
+
 @given(st.binary(max_size=500))
 @settings(max_examples=300, deadline=None)
 def test_GIVEN_random_bytes_WHEN_parsed_THEN_dict_or_clean_rejection(data: bytes) -> None:
