@@ -67,7 +67,7 @@ def serve(
         serve_in_thread(http)
     server.install_signal_handlers()
     console.print(
-        f"Serving {settings.home.resolve()}: drop files into {server.inbox} (laid out like the bucket keys)."
+        f"Serving {settings.home.resolve()}: drop files into {server.inbox} (as for `inventory put FOLDER`)."
         + (f" Dashboard and API on {http.url}/." if http else "")
         + f" Next validation {server.next_run:%Y-%m-%d %H:%M} UTC. Ctrl-C stops."
     )

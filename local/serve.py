@@ -1,6 +1,6 @@
 """`inventory serve`: the embedded runtime as one long-running process.
 
-It watches `<home>/inbox/` (files laid out like bucket keys are put and processed within seconds),
+It watches `<home>/inbox/` (files are put as by `inventory put FOLDER`, and processed within seconds),
 runs the bus, and starts the nightly validation at 03:00 UTC. SIGTERM or Ctrl-C stop it between
 batches; because every state change commits together with its events, a SIGKILL loses nothing either.
 """
@@ -21,7 +21,7 @@ from typing import Any
 from adapters.settings import Settings
 from local.delivery import DeliveryStats, deliver_once
 from local.wiring import LocalRuntime
-from services.files.keys import BadKey
+from services.files.keys import BadKey, key_in_folder
 from services.files.logic import FileConflict, upload
 
 log = logging.getLogger("inventory.serve")
@@ -70,6 +70,9 @@ class Server:
         Two equal sizes a poll apart are not enough: a copy that stalls for a moment (a network share,
         scp) would be taken half-written, and the rest of it lost. A writer that can rename is safer
         still: write under a hidden name (.x.partial), which the inbox ignores, then rename.
+
+        A file laid out like a key is stored under that key; any other gets the key `inventory put FILE`
+        gives its name.
         """
         self.inbox.mkdir(parents=True, exist_ok=True)
         stored = 0
@@ -85,22 +88,26 @@ class Server:
                 continue
             if now - seen[2] < self.settle_seconds:
                 continue
-            key = path.relative_to(self.inbox).as_posix()
-            try:
-                upload(self.runtime.ports, key, path)
-            except (BadKey, FileConflict) as exc:
-                self._set_aside(path, key, str(exc))
-                continue
-            # The object is stored and announced before the inbox copy goes, so a crash here only
-            # means the same content is put again, which is harmless.
-            path.unlink()
+            relative = path.relative_to(self.inbox).as_posix()
+            stored += self._take(path, relative)
             self._seen.pop(path, None)
-            stored += 1
         return stored
 
-    def _set_aside(self, path: Path, key: str, reason: str) -> None:
+    def _take(self, path: Path, relative: str) -> int:
+        """Store one settled inbox file, or set it aside if refused; 1 if it was stored."""
+        try:
+            upload(self.runtime.ports, key_in_folder(relative, self.now().date()), path)
+        except (BadKey, FileConflict) as exc:
+            self._set_aside(path, relative, str(exc))
+            return 0
+        # The object is stored and announced before the inbox copy goes, so a crash here only means the
+        # same content is put again, which is harmless.
+        path.unlink()
+        return 1
+
+    def _set_aside(self, path: Path, relative: str, reason: str) -> None:
         """Keep a refused file (nothing is dropped), sealed like everything else in the home."""
-        target = self.rejected / key.replace("..", "_")
+        target = self.rejected / relative.replace("..", "_")
         target.parent.mkdir(parents=True, exist_ok=True)
         # Another refused file of the same name must not replace this one's copy: number them.
         base, n = target, 1
@@ -116,8 +123,7 @@ class Server:
             target.write_bytes(cipher.encrypt(context, path.read_bytes(), {}))
             path.unlink()
         target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
-        self._seen.pop(path, None)
-        log.warning("set aside %s: %s", key, reason)
+        log.warning("set aside %s: %s", relative, reason)
 
     def tick(self) -> None:
         self.scan_inbox()

@@ -279,6 +279,32 @@ def test_a_folder_skips_hidden_files_and_a_stray_file_refuses_all_of_it(
     assert newer.relative_to(samples).as_posix() in {s["key"] for s in json.loads(partly.stdout)}
 
 
+def test_a_flat_folder_of_named_files_is_put_under_the_keys_put_file_derives(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN a flat folder of files named like the scenario's, beside one already laid out like a key
+    folder = tmp_path / "drop"
+    laid_out = "inventory_files/2021/02/15/20210219120000_inventory.csv"
+    (folder / laid_out).parent.mkdir(parents=True)
+    (folder / laid_out).write_text(HEADER + "2021-02-19T12:00:00Z\tW\ta1\tShirt\t1\n")
+    (folder / "20210219110000_inventory.csv").write_text(HEADER + "2021-02-19T11:00:00Z\tW\ta1\tShirt\t2\n")
+    (folder / "20210219100000_thresholds.json").write_text('{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 5}]}')
+    single = tmp_path / "20210219110000_inventory.csv"
+    single.write_bytes((folder / "20210219110000_inventory.csv").read_bytes())
+    # WHEN the folder is put and processed
+    stored = as_json(cli_env, "put", str(folder))
+    run(cli_env, "process")
+    # THEN each flat file has the key `put FILE` gives it, the laid-out one keeps its own, and all apply
+    [derived] = as_json(cli_env, "put", str(single))  # the same content under the same key: no conflict
+    assert derived["key"] == "inventory_files/2021/02/19/20210219110000_inventory.csv"
+    assert sorted(s["key"] for s in stored) == [
+        laid_out,
+        derived["key"],
+        "restock_thresholds/2021/02/19/20210219100000_thresholds.json",
+    ]
+    assert [(r["item_id"], r["level"], r["threshold"]) for r in report_json(cli_env, "restock")] == [("a1", 3, 5)]
+
+
 def test_only_commands_that_run_the_services_change_the_default_threshold(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

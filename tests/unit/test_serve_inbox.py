@@ -65,3 +65,23 @@ def test_two_refused_files_of_the_same_name_are_both_kept(tmp_path: Path, clock:
     folder = server.rejected / "elsewhere"
     assert {(folder / n).read_text() for n in ("notes.txt", "notes.txt.2")} == {"first", "second"}
     runtime.close()
+
+
+def test_a_correctly_named_file_at_the_top_of_the_inbox_gets_the_key_put_derives(
+    tmp_path: Path, clock: list[float]
+) -> None:
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0))
+    server = Server(runtime)
+    # GIVEN a file named like the scenario's, copied to the top of the inbox (no dated folders)
+    flat = server.inbox / "20210219110000_inventory.csv"
+    flat.parent.mkdir(parents=True)
+    flat.write_text(HEADER + "2021-02-19T11:00:00Z\tW\ta1\tA\t7\n")
+    # WHEN the inbox is scanned until the file has settled
+    server.scan_inbox()
+    stored = server.scan_inbox()
+    # THEN it is stored under the key `inventory put` gives that name, nothing is set aside, and it applies
+    assert stored == 1 and not flat.exists() and not server.rejected.exists()
+    assert runtime.ports.objects.head("inventory_files/2021/02/19/20210219110000_inventory.csv") is not None
+    run_until_idle(runtime.ports, runtime.bus)
+    assert item_report(runtime.ports.table, "a1")["total"] == 7
+    runtime.close()
