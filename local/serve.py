@@ -7,8 +7,10 @@ batches; because every state change commits together with its events, a SIGKILL 
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import logging
+import os
 import shutil
 import signal
 import threading
@@ -32,6 +34,48 @@ NIGHTLY_HOUR_UTC = 3
 def next_nightly(after: datetime) -> datetime:
     slot = after.astimezone(UTC).replace(hour=NIGHTLY_HOUR_UTC, minute=0, second=0, microsecond=0)
     return slot if slot > after else slot + timedelta(days=1)
+
+
+LOCK_FILE = "serve.lock"  # in the home: held by the one `inventory serve` of that home
+
+
+class HomeServed(Exception):
+    """Another `inventory serve` holds the home; str(exc) is one clear sentence."""
+
+
+class ServeLock:
+    """One `inventory serve` per home: two would race each other for the inbox's files.
+
+    An OS lock (flock) on <home>/serve.lock, held while the process runs. The kernel drops it when the
+    process ends in any way, SIGKILL included, so a lock is never stale; the file stays, with the pid of
+    its last holder, which only serves to name the holder.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, home: Path) -> ServeLock:
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            pid = f" (pid {holder})" if holder.isdigit() else ""
+            raise HomeServed(f"{home} is already served by another `inventory serve`{pid}") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return cls(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor of the open file drops the lock
+            self._fd = None
 
 
 class Server:
@@ -72,15 +116,16 @@ class Server:
         still: write under a hidden name (.x.partial), which the inbox ignores, then rename.
 
         A file laid out like a key is stored under that key; any other gets the key `inventory put FILE`
-        gives its name.
+        gives its name. One that another tool moves away before it is taken is skipped.
         """
         self.inbox.mkdir(parents=True, exist_ok=True)
         stored = 0
         now = time.monotonic()
-        for path in sorted(p for p in self.inbox.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for path in self._listing():
             try:
                 stat = path.stat()
             except FileNotFoundError:
+                self._seen.pop(path, None)
                 continue  # renamed or removed since the listing
             seen = self._seen.get(path)
             if seen is None or seen[:2] != (stat.st_size, stat.st_mtime_ns):
@@ -89,9 +134,24 @@ class Server:
             if now - seen[2] < self.settle_seconds:
                 continue
             relative = path.relative_to(self.inbox).as_posix()
-            stored += self._take(path, relative)
+            try:
+                stored += self._take(path, relative)
+            except FileNotFoundError:
+                if path.exists():
+                    raise  # something else is missing: not a file that went away
+                log.debug("%s went away before it was taken; skipped", relative)
             self._seen.pop(path, None)
         return stored
+
+    def _listing(self) -> list[Path]:
+        """The inbox's files but hidden ones, sorted; a folder removed meanwhile is passed over (os.walk
+        ignores it, where Path.rglob raises)."""
+        return sorted(
+            Path(folder, name)
+            for folder, _, names in os.walk(self.inbox)
+            for name in names
+            if not name.startswith(".") and os.path.isfile(os.path.join(folder, name))
+        )
 
     def _take(self, path: Path, relative: str) -> int:
         """Store one settled inbox file, or set it aside if refused; 1 if it was stored."""
@@ -102,7 +162,7 @@ class Server:
             return 0
         # The object is stored and announced before the inbox copy goes, so a crash here only means the
         # same content is put again, which is harmless.
-        path.unlink()
+        path.unlink(missing_ok=True)
         return 1
 
     def _set_aside(self, path: Path, relative: str, reason: str) -> None:
@@ -121,7 +181,7 @@ class Server:
             target = target.with_name(target.name + ".enc")
             context = "inbox-rejected/" + target.relative_to(self.rejected).as_posix()
             target.write_bytes(cipher.encrypt(context, path.read_bytes(), {}))
-            path.unlink()
+            path.unlink(missing_ok=True)
         target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
         log.warning("set aside %s: %s", relative, reason)
 

@@ -150,6 +150,40 @@ def test_serve_puts_files_dropped_into_the_inbox_and_sets_aside_bad_keys(cli_env
     assert [m["subject"] for m in json.loads(mails)] == ["Restock needed: 1 item(s) below threshold"]  # 4 < 10
 
 
+def test_a_second_serve_on_the_same_home_refuses_to_start_in_one_line(cli_env: dict[str, str]) -> None:
+    home = Path(cli_env["INVENTORY_HOME"])
+    # GIVEN a serve running on the home
+    first = start_serve(cli_env)
+    try:
+        wait_for(lambda: (home / "serve.lock").is_file() and (home / "serve.lock").read_text() == f"{first.pid}\n", 30)
+        # WHEN a second one is started on the same home
+        second = subprocess.run(
+            ["inventory", "serve", "--port", "0"], env=cli_env, capture_output=True, text=True, timeout=60
+        )
+        # THEN it refuses in one line naming the first one's pid, and the first one goes on serving the inbox
+        assert second.returncode == 1
+        assert second.stderr.splitlines() == [
+            f"error: {home} is already served by another `inventory serve` (pid {first.pid})"
+        ]
+        dropped = home / "inbox" / "20210215120000_inventory.csv"
+        dropped.write_text(
+            "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tShirt\t4\n"
+        )
+        wait_for(lambda: status(cli_env)["files_applied"] == 1, 30)
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=20)
+    assert first.returncode == 0
+    # AND once it has stopped, the home can be served again
+    again = start_serve(cli_env)
+    try:
+        wait_for(lambda: (home / "serve.lock").read_text() == f"{again.pid}\n", 30)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=20)
+    assert again.returncode == 0
+
+
 def test_the_nightly_validation_starts_at_three_utc_in_its_own_thread(tmp_path: Path) -> None:
     from datetime import UTC, datetime, timedelta
 
