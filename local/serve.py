@@ -174,6 +174,8 @@ class Server:
         while any(target.parent.glob(glob.escape(target.name) + "*")):
             n += 1
             target = base.with_name(f"{base.name}.{n}")
+        # The name `inventory get` takes (the sealed copy gets .enc on disk; get finds it without).
+        shown = "inbox-rejected/" + target.relative_to(self.rejected).as_posix()
         cipher = self.runtime.cipher
         if cipher is None:
             shutil.move(str(path), target)
@@ -183,7 +185,7 @@ class Server:
             target.write_bytes(cipher.encrypt(context, path.read_bytes(), {}))
             path.unlink(missing_ok=True)
         target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
-        log.warning("set aside %s: %s", relative, reason)
+        log.warning("set aside %s as %s: %s", relative, shown, reason)
 
     def tick(self) -> None:
         self.scan_inbox()

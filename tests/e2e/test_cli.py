@@ -375,6 +375,44 @@ def test_get_prints_a_stored_file_and_the_validation_report_in_clear(tmp_path: P
     assert proc.returncode == 1 and proc.stderr.startswith("error: key '../../etc/passwd' must name a file under")
 
 
+def test_get_prints_a_file_the_inbox_set_aside_by_the_name_it_was_dropped_under(cli_env: dict[str, str]) -> None:
+    from adapters.settings import Settings
+    from local.serve import Server
+    from local.wiring import bootstrap
+
+    # GIVEN two files of the same name refused by serve's inbox, kept sealed (X.enc, X.2.enc on disk)
+    home = Path(cli_env["INVENTORY_HOME"])
+    runtime = bootstrap(
+        Settings(home=home, inbox_settle_seconds=0, master_key_file=Path(cli_env["INVENTORY_MASTER_KEY_FILE"]))
+    )
+    server = Server(runtime)
+    stray = server.inbox / "elsewhere" / "notes.txt"
+    stray.parent.mkdir(parents=True)
+    for text in ("first", "second"):
+        stray.write_text(text)
+        server.scan_inbox()  # seen
+        server.scan_inbox()  # settled: refused and set aside
+    runtime.close()
+    assert sorted(p.name for p in (home / "inbox-rejected" / "elsewhere").iterdir() if p.suffix == ".enc") == [
+        "notes.txt.2.enc",
+        "notes.txt.enc",
+    ]
+    # WHEN each is fetched by the name serve's log gives it, without .enc, and by its name on disk
+    # THEN each comes back in clear, and so does its reason
+    for name, text in (("notes.txt", "first"), ("notes.txt.2", "second")):
+        assert run(cli_env, "get", f"inbox-rejected/elsewhere/{name}").stdout == text
+        assert run(cli_env, "get", f"inbox-rejected/elsewhere/{name}.enc").stdout == text
+        reason = run(cli_env, "get", f"inbox-rejected/elsewhere/{name}.reason.txt").stdout
+        assert reason == run(cli_env, "get", f"inbox-rejected/elsewhere/{name}.enc.reason.txt").stdout
+        assert reason.startswith("key 'elsewhere/notes.txt' must start with inventory_files/")
+    # AND a name that was never set aside is one clear line
+    proc = run(cli_env, "get", "inbox-rejected/elsewhere/notes.txt.3", ok=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "error: no set-aside file 'inbox-rejected/elsewhere/notes.txt.3' (see the folder inbox-rejected/ in the home)"
+    ]
+
+
 def test_a_file_put_but_not_processed_is_listed_as_stored_and_left_out_of_sql(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:

@@ -135,13 +135,14 @@ def test_serve_puts_files_dropped_into_the_inbox_and_sets_aside_bad_keys(cli_env
         wait_for(lambda: (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc.reason.txt").exists(), 30)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
+        _, log = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert "must start with" in (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc.reason.txt").read_text()
     assert b"hello" not in (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc").read_bytes()  # sealed
-    # AND the refused file can be read back in clear
+    # AND the log names the refused file as `inventory get` takes it, which reads it back in clear
+    assert "set aside elsewhere/notes.txt as inbox-rejected/elsewhere/notes.txt: key 'elsewhere/notes.txt'" in log
     kept = subprocess.run(
-        ["inventory", "get", "inbox-rejected/elsewhere/notes.txt.enc"], env=cli_env, capture_output=True, check=True
+        ["inventory", "get", "inbox-rejected/elsewhere/notes.txt"], env=cli_env, capture_output=True, check=True
     )
     assert kept.stdout == b"hello"
     mails = subprocess.run(
