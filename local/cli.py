@@ -16,6 +16,8 @@ import typer
 from adapters.limits import LEVEL_BOUND
 
 if TYPE_CHECKING:
+    from datetime import date
+
     from adapters.ports import Ports
     from local.cli_aws import AwsRuntime
     from local.wiring import LocalRuntime
@@ -167,7 +169,7 @@ def _check_endpoint(url: str, name: str) -> None:
 @app.command()
 def put(
     ctx: typer.Context,
-    path: Annotated[Path, typer.Argument(help="A file, or a folder laid out like the bucket keys.")],
+    path: Annotated[Path, typer.Argument(help="A file, or a folder: laid out like the bucket keys, or flat.")],
     key: Annotated[str | None, typer.Option("--key", help="Object key (default: derived from the file name).")] = None,
 ) -> None:
     """Store a file in the bucket; `process` then applies it."""
@@ -182,7 +184,7 @@ def put(
     if path.is_dir():
         if key:
             raise UserError("--key applies to a single file, not a folder")
-        uploads = _folder_uploads(path)
+        uploads = _folder_uploads(path, datetime.now(UTC).date())
     else:
         uploads = [(path, key or key_for_upload(path.name, datetime.now(UTC).date()))]
     stored: list[dict[str, object]] = []
@@ -204,23 +206,25 @@ def put(
         raise UserError(f"{len(stored)} stored, {len(conflicts)} refused: {conflicts[0]}{more}")
 
 
-def _folder_uploads(folder: Path) -> list[tuple[Path, str]]:
-    """A folder's files with their keys; UserError, before anything is stored, if any key is unusable."""
-    from services.files.keys import BadKey, check_layout, classify_key, normalize_key
+def _folder_uploads(folder: Path, today: date) -> list[tuple[Path, str]]:
+    """A folder's files with their keys; UserError, before anything is stored, if any key is unusable.
+
+    A file laid out under a prefix keeps its path as key; any other gets the key `put FILE` would give it.
+    """
+    from services.files.keys import BadKey, key_in_folder
 
     # Hidden files (.DS_Store, ._x from macOS, .git/...) are not uploads, as in serve's inbox.
-    uploads = [
-        (p, p.relative_to(folder).as_posix())
+    files = [
+        p
         for p in sorted(folder.rglob("*"))
         if p.is_file() and not any(part.startswith(".") for part in p.relative_to(folder).parts)
     ]
-    if not uploads:
+    if not files:
         raise UserError(f"no files under {folder}")
-    refused = []
-    for _, file_key in uploads:
+    uploads, refused = [], []
+    for file_path in files:
         try:
-            classify_key(normalize_key(file_key))
-            check_layout(file_key)
+            uploads.append((file_path, key_in_folder(file_path.relative_to(folder).as_posix(), today)))
         except BadKey as exc:
             refused.append(str(exc))
     if refused:

@@ -23,7 +23,8 @@ def get(
     """Print a stored object (an inventory or thresholds file, a validation report) as it was put.
 
     Objects are encrypted at rest, so this is how to read them: `inventory get KEY > copy.csv`. A file
-    serve's inbox refused is read the same way, by its path in the home (inbox-rejected/...).
+    serve's inbox refused is read the same way, by its path in the home (inbox-rejected/...), with or
+    without the .enc of its sealed copy.
     """
     from events.rules import INVENTORY_PREFIX, THRESHOLDS_PREFIX
     from local.cli import UserError, state
@@ -43,10 +44,17 @@ def get(
 
 
 def _set_aside(runtime: LocalRuntime, key: str) -> Iterator[bytes]:
-    """A file serve's inbox refused, kept (sealed) under <home>/inbox-rejected/: its key is that path."""
+    """A file serve's inbox refused, kept (sealed) under <home>/inbox-rejected/: its key is that path,
+    with or without the .enc of the sealed copy."""
     from local.cli import UserError
 
-    path = runtime.ports.settings.home / key
+    home = runtime.ports.settings.home
+    # Sealed, X.csv is kept as X.csv.enc (its reason as X.csv.enc.reason.txt); serve's log names it
+    # X.csv, so that name is the one to take, and the name on disk works as well.
+    reason = ".reason.txt"
+    names = [key, key + ".enc"] + ([key.removesuffix(reason) + ".enc" + reason] if key.endswith(reason) else [])
+    key = next((name for name in names if (home / name).is_file()), key)
+    path = home / key
     if not path.is_file():
         raise UserError(f"no set-aside file {key!r} (see the folder {SET_ASIDE} in the home)")
     if runtime.cipher is None or not key.endswith(".enc"):

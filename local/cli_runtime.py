@@ -43,11 +43,20 @@ def serve(
 
     from local.cli import UserError, state
     from local.http_server import TokenRequired, make_server, serve_in_thread
-    from local.serve import NightlyValidation, Server
-    from local.wiring import bootstrap
+    from local.serve import HomeServed, NightlyValidation, ServeLock, Server
+    from local.wiring import bootstrap, open_home
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     st = state(ctx)
+    if st.backend != "local":
+        raise UserError("this command works on the local runtime only (drop --backend aws)")
+    # One serve per home, checked before the runtime starts: a second one changes nothing, not even the
+    # default threshold in force. The lock goes with the process, however it ends.
+    open_home(st.settings())
+    try:
+        lock = ServeLock.acquire(st.settings().home)
+    except HomeServed as exc:
+        raise UserError(str(exc)) from None
     runtime = st.runtime(apply_default=True)
     settings = runtime.ports.settings
     nightly = NightlyValidation(settings)
@@ -67,7 +76,7 @@ def serve(
         serve_in_thread(http)
     server.install_signal_handlers()
     console.print(
-        f"Serving {settings.home.resolve()}: drop files into {server.inbox} (laid out like the bucket keys)."
+        f"Serving {settings.home.resolve()}: drop files into {server.inbox} (as for `inventory put FOLDER`)."
         + (f" Dashboard and API on {http.url}/." if http else "")
         + f" Next validation {server.next_run:%Y-%m-%d %H:%M} UTC. Ctrl-C stops."
     )
@@ -77,6 +86,7 @@ def serve(
     nightly.join()
     console.print(f"Stopped cleanly after delivering {server.stats.delivered} event(s).")
     runtime.close()
+    lock.release()
 
 
 def status(ctx: typer.Context) -> None:

@@ -1,14 +1,16 @@
 """`inventory serve`: the embedded runtime as one long-running process.
 
-It watches `<home>/inbox/` (files laid out like bucket keys are put and processed within seconds),
+It watches `<home>/inbox/` (files are put as by `inventory put FOLDER`, and processed within seconds),
 runs the bus, and starts the nightly validation at 03:00 UTC. SIGTERM or Ctrl-C stop it between
 batches; because every state change commits together with its events, a SIGKILL loses nothing either.
 """
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import logging
+import os
 import shutil
 import signal
 import threading
@@ -21,7 +23,7 @@ from typing import Any
 from adapters.settings import Settings
 from local.delivery import DeliveryStats, deliver_once
 from local.wiring import LocalRuntime
-from services.files.keys import BadKey
+from services.files.keys import BadKey, key_in_folder
 from services.files.logic import FileConflict, upload
 
 log = logging.getLogger("inventory.serve")
@@ -32,6 +34,48 @@ NIGHTLY_HOUR_UTC = 3
 def next_nightly(after: datetime) -> datetime:
     slot = after.astimezone(UTC).replace(hour=NIGHTLY_HOUR_UTC, minute=0, second=0, microsecond=0)
     return slot if slot > after else slot + timedelta(days=1)
+
+
+LOCK_FILE = "serve.lock"  # in the home: held by the one `inventory serve` of that home
+
+
+class HomeServed(Exception):
+    """Another `inventory serve` holds the home; str(exc) is one clear sentence."""
+
+
+class ServeLock:
+    """One `inventory serve` per home: two would race each other for the inbox's files.
+
+    An OS lock (flock) on <home>/serve.lock, held while the process runs. The kernel drops it when the
+    process ends in any way, SIGKILL included, so a lock is never stale; the file stays, with the pid of
+    its last holder, which only serves to name the holder.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd: int | None = fd
+
+    @classmethod
+    def acquire(cls, home: Path) -> ServeLock:
+        home.mkdir(parents=True, exist_ok=True)
+        fd = os.open(home / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode("ascii", "replace").strip()
+            os.close(fd)
+            pid = f" (pid {holder})" if holder.isdigit() else ""
+            raise HomeServed(f"{home} is already served by another `inventory serve`{pid}") from None
+        except BaseException:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        return cls(fd)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor of the open file drops the lock
+            self._fd = None
 
 
 class Server:
@@ -70,14 +114,18 @@ class Server:
         Two equal sizes a poll apart are not enough: a copy that stalls for a moment (a network share,
         scp) would be taken half-written, and the rest of it lost. A writer that can rename is safer
         still: write under a hidden name (.x.partial), which the inbox ignores, then rename.
+
+        A file laid out like a key is stored under that key; any other gets the key `inventory put FILE`
+        gives its name. One that another tool moves away before it is taken is skipped.
         """
         self.inbox.mkdir(parents=True, exist_ok=True)
         stored = 0
         now = time.monotonic()
-        for path in sorted(p for p in self.inbox.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        for path in self._listing():
             try:
                 stat = path.stat()
             except FileNotFoundError:
+                self._seen.pop(path, None)
                 continue  # renamed or removed since the listing
             seen = self._seen.get(path)
             if seen is None or seen[:2] != (stat.st_size, stat.st_mtime_ns):
@@ -85,28 +133,49 @@ class Server:
                 continue
             if now - seen[2] < self.settle_seconds:
                 continue
-            key = path.relative_to(self.inbox).as_posix()
+            relative = path.relative_to(self.inbox).as_posix()
             try:
-                upload(self.runtime.ports, key, path)
-            except (BadKey, FileConflict) as exc:
-                self._set_aside(path, key, str(exc))
-                continue
-            # The object is stored and announced before the inbox copy goes, so a crash here only
-            # means the same content is put again, which is harmless.
-            path.unlink()
+                stored += self._take(path, relative)
+            except FileNotFoundError:
+                if path.exists():
+                    raise  # something else is missing: not a file that went away
+                log.debug("%s went away before it was taken; skipped", relative)
             self._seen.pop(path, None)
-            stored += 1
         return stored
 
-    def _set_aside(self, path: Path, key: str, reason: str) -> None:
+    def _listing(self) -> list[Path]:
+        """The inbox's files but hidden ones, sorted; a folder removed meanwhile is passed over (os.walk
+        ignores it, where Path.rglob raises)."""
+        return sorted(
+            Path(folder, name)
+            for folder, _, names in os.walk(self.inbox)
+            for name in names
+            if not name.startswith(".") and os.path.isfile(os.path.join(folder, name))
+        )
+
+    def _take(self, path: Path, relative: str) -> int:
+        """Store one settled inbox file, or set it aside if refused; 1 if it was stored."""
+        try:
+            upload(self.runtime.ports, key_in_folder(relative, self.now().date()), path)
+        except (BadKey, FileConflict) as exc:
+            self._set_aside(path, relative, str(exc))
+            return 0
+        # The object is stored and announced before the inbox copy goes, so a crash here only means the
+        # same content is put again, which is harmless.
+        path.unlink(missing_ok=True)
+        return 1
+
+    def _set_aside(self, path: Path, relative: str, reason: str) -> None:
         """Keep a refused file (nothing is dropped), sealed like everything else in the home."""
-        target = self.rejected / key.replace("..", "_")
+        target = self.rejected / relative.replace("..", "_")
         target.parent.mkdir(parents=True, exist_ok=True)
         # Another refused file of the same name must not replace this one's copy: number them.
         base, n = target, 1
         while any(target.parent.glob(glob.escape(target.name) + "*")):
             n += 1
             target = base.with_name(f"{base.name}.{n}")
+        # The name `inventory get` takes (the sealed copy gets .enc on disk; get finds it without).
+        shown = "inbox-rejected/" + target.relative_to(self.rejected).as_posix()
         cipher = self.runtime.cipher
         if cipher is None:
             shutil.move(str(path), target)
@@ -114,10 +183,9 @@ class Server:
             target = target.with_name(target.name + ".enc")
             context = "inbox-rejected/" + target.relative_to(self.rejected).as_posix()
             target.write_bytes(cipher.encrypt(context, path.read_bytes(), {}))
-            path.unlink()
+            path.unlink(missing_ok=True)
         target.with_name(target.name + ".reason.txt").write_text(reason + "\n", encoding="utf-8")
-        self._seen.pop(path, None)
-        log.warning("set aside %s: %s", key, reason)
+        log.warning("set aside %s as %s: %s", relative, shown, reason)
 
     def tick(self) -> None:
         self.scan_inbox()

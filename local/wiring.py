@@ -94,6 +94,13 @@ def _check_encryption_matches(settings: Settings) -> None:
         )
 
 
+def open_home(settings: Settings) -> SmtpMailer | None:
+    """The home, created if need be; a bad INVENTORY_SMTP_URL is refused before it is created or touched."""
+    smtp = SmtpMailer(settings.smtp_url) if settings.smtp_url else None
+    settings.home.mkdir(parents=True, exist_ok=True)
+    return smtp
+
+
 def bootstrap(settings: Settings, apply_default: bool = True) -> LocalRuntime:
     """The local runtime on `settings.home`.
 
@@ -103,9 +110,7 @@ def bootstrap(settings: Settings, apply_default: bool = True) -> LocalRuntime:
     alert states by reading a report.
     """
     home = settings.home
-    # A bad INVENTORY_SMTP_URL is refused before the home is created or touched.
-    smtp = SmtpMailer(settings.smtp_url) if settings.smtp_url else None
-    home.mkdir(parents=True, exist_ok=True)
+    smtp = open_home(settings)
     keyring: MasterKeyring | None = None
     cipher: ObjectCipher | None = None
     db_key: bytes | None = None

@@ -147,3 +147,22 @@ def key_for_upload(filename: str, today: date) -> str:
     stamp = file_stamp(name)
     day = stamp.date() if stamp else today
     return normalize_key(f"{prefix}{day.year:04d}/{day.month:02d}/{day.day:02d}/{name}")
+
+
+def key_in_folder(relative: str, today: date) -> str:
+    """The bucket key of a file at `relative` (a '/'-separated path) in a folder: `put FOLDER`, serve's inbox.
+
+    A path under one of the two prefixes is the key itself and must be laid out like one (check_layout).
+    Any other path gets the key `put FILE` gives its file name (key_for_upload), so a flat folder of
+    20210219110000_inventory.csv files needs no dated subfolders. A path that is neither is refused for
+    not being under a prefix, which says how to lay it out.
+    """
+    if not relative.startswith((INVENTORY_PREFIX, THRESHOLDS_PREFIX)):
+        try:
+            return key_for_upload(relative, today)
+        except BadKey:
+            pass  # not derivable either: normalize_key below names the prefixes it must start with
+    key = normalize_key(relative)
+    classify_key(key)
+    check_layout(key)
+    return key

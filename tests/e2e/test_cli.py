@@ -289,6 +289,32 @@ def test_a_folder_skips_hidden_files_and_a_stray_file_refuses_all_of_it(
     assert newer.relative_to(samples).as_posix() in {s["key"] for s in json.loads(partly.stdout)}
 
 
+def test_a_flat_folder_of_named_files_is_put_under_the_keys_put_file_derives(
+    tmp_path: Path, cli_env: dict[str, str]
+) -> None:
+    # GIVEN a flat folder of files named like the scenario's, beside one already laid out like a key
+    folder = tmp_path / "drop"
+    laid_out = "inventory_files/2021/02/15/20210219120000_inventory.csv"
+    (folder / laid_out).parent.mkdir(parents=True)
+    (folder / laid_out).write_text(HEADER + "2021-02-19T12:00:00Z\tW\ta1\tShirt\t1\n")
+    (folder / "20210219110000_inventory.csv").write_text(HEADER + "2021-02-19T11:00:00Z\tW\ta1\tShirt\t2\n")
+    (folder / "20210219100000_thresholds.json").write_text('{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 5}]}')
+    single = tmp_path / "20210219110000_inventory.csv"
+    single.write_bytes((folder / "20210219110000_inventory.csv").read_bytes())
+    # WHEN the folder is put and processed
+    stored = as_json(cli_env, "put", str(folder))
+    run(cli_env, "process")
+    # THEN each flat file has the key `put FILE` gives it, the laid-out one keeps its own, and all apply
+    [derived] = as_json(cli_env, "put", str(single))  # the same content under the same key: no conflict
+    assert derived["key"] == "inventory_files/2021/02/19/20210219110000_inventory.csv"
+    assert sorted(s["key"] for s in stored) == [
+        laid_out,
+        derived["key"],
+        "restock_thresholds/2021/02/19/20210219100000_thresholds.json",
+    ]
+    assert [(r["item_id"], r["level"], r["threshold"]) for r in report_json(cli_env, "restock")] == [("a1", 3, 5)]
+
+
 def test_only_commands_that_run_the_services_change_the_default_threshold(
     tmp_path: Path, cli_env: dict[str, str]
 ) -> None:
@@ -395,6 +421,44 @@ def test_get_prints_a_stored_file_and_the_validation_report_in_clear(tmp_path: P
     # AND a key outside the bucket's folders is one clear line
     proc = run(cli_env, "get", "../../etc/passwd", ok=False)
     assert proc.returncode == 1 and proc.stderr.startswith("error: key '../../etc/passwd' must name a file under")
+
+
+def test_get_prints_a_file_the_inbox_set_aside_by_the_name_it_was_dropped_under(cli_env: dict[str, str]) -> None:
+    from adapters.settings import Settings
+    from local.serve import Server
+    from local.wiring import bootstrap
+
+    # GIVEN two files of the same name refused by serve's inbox, kept sealed (X.enc, X.2.enc on disk)
+    home = Path(cli_env["INVENTORY_HOME"])
+    runtime = bootstrap(
+        Settings(home=home, inbox_settle_seconds=0, master_key_file=Path(cli_env["INVENTORY_MASTER_KEY_FILE"]))
+    )
+    server = Server(runtime)
+    stray = server.inbox / "elsewhere" / "notes.txt"
+    stray.parent.mkdir(parents=True)
+    for text in ("first", "second"):
+        stray.write_text(text)
+        server.scan_inbox()  # seen
+        server.scan_inbox()  # settled: refused and set aside
+    runtime.close()
+    assert sorted(p.name for p in (home / "inbox-rejected" / "elsewhere").iterdir() if p.suffix == ".enc") == [
+        "notes.txt.2.enc",
+        "notes.txt.enc",
+    ]
+    # WHEN each is fetched by the name serve's log gives it, without .enc, and by its name on disk
+    # THEN each comes back in clear, and so does its reason
+    for name, text in (("notes.txt", "first"), ("notes.txt.2", "second")):
+        assert run(cli_env, "get", f"inbox-rejected/elsewhere/{name}").stdout == text
+        assert run(cli_env, "get", f"inbox-rejected/elsewhere/{name}.enc").stdout == text
+        reason = run(cli_env, "get", f"inbox-rejected/elsewhere/{name}.reason.txt").stdout
+        assert reason == run(cli_env, "get", f"inbox-rejected/elsewhere/{name}.enc.reason.txt").stdout
+        assert reason.startswith("key 'elsewhere/notes.txt' must start with inventory_files/")
+    # AND a name that was never set aside is one clear line
+    proc = run(cli_env, "get", "inbox-rejected/elsewhere/notes.txt.3", ok=False)
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [
+        "error: no set-aside file 'inbox-rejected/elsewhere/notes.txt.3' (see the folder inbox-rejected/ in the home)"
+    ]
 
 
 def test_a_file_put_but_not_processed_is_listed_as_stored_and_left_out_of_sql(

@@ -135,19 +135,54 @@ def test_serve_puts_files_dropped_into_the_inbox_and_sets_aside_bad_keys(cli_env
         wait_for(lambda: (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc.reason.txt").exists(), 30)
     finally:
         proc.send_signal(signal.SIGINT)
-        proc.communicate(timeout=20)
+        _, log = proc.communicate(timeout=20)
     assert proc.returncode == 0
     assert "must start with" in (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc.reason.txt").read_text()
     assert b"hello" not in (home / "inbox-rejected" / "elsewhere" / "notes.txt.enc").read_bytes()  # sealed
-    # AND the refused file can be read back in clear
+    # AND the log names the refused file as `inventory get` takes it, which reads it back in clear
+    assert "set aside elsewhere/notes.txt as inbox-rejected/elsewhere/notes.txt: key 'elsewhere/notes.txt'" in log
     kept = subprocess.run(
-        ["inventory", "get", "inbox-rejected/elsewhere/notes.txt.enc"], env=cli_env, capture_output=True, check=True
+        ["inventory", "get", "inbox-rejected/elsewhere/notes.txt"], env=cli_env, capture_output=True, check=True
     )
     assert kept.stdout == b"hello"
     mails = subprocess.run(
         ["inventory", "--format", "json", "mail", "list"], env=cli_env, capture_output=True, text=True, check=True
     ).stdout
     assert [m["subject"] for m in json.loads(mails)] == ["Restock needed: 1 item(s) below threshold"]  # 4 < 10
+
+
+def test_a_second_serve_on_the_same_home_refuses_to_start_in_one_line(cli_env: dict[str, str]) -> None:
+    home = Path(cli_env["INVENTORY_HOME"])
+    # GIVEN a serve running on the home
+    first = start_serve(cli_env)
+    try:
+        wait_for(lambda: (home / "serve.lock").is_file() and (home / "serve.lock").read_text() == f"{first.pid}\n", 30)
+        # WHEN a second one is started on the same home
+        second = subprocess.run(
+            ["inventory", "serve", "--port", "0"], env=cli_env, capture_output=True, text=True, timeout=60
+        )
+        # THEN it refuses in one line naming the first one's pid, and the first one goes on serving the inbox
+        assert second.returncode == 1
+        assert second.stderr.splitlines() == [
+            f"error: {home} is already served by another `inventory serve` (pid {first.pid})"
+        ]
+        dropped = home / "inbox" / "20210215120000_inventory.csv"
+        dropped.write_text(
+            "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T12:00:00Z\tW\ta1\tShirt\t4\n"
+        )
+        wait_for(lambda: status(cli_env)["files_applied"] == 1, 30)
+    finally:
+        first.send_signal(signal.SIGINT)
+        first.communicate(timeout=20)
+    assert first.returncode == 0
+    # AND once it has stopped, the home can be served again
+    again = start_serve(cli_env)
+    try:
+        wait_for(lambda: (home / "serve.lock").read_text() == f"{again.pid}\n", 30)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=20)
+    assert again.returncode == 0
 
 
 def test_the_nightly_validation_starts_at_three_utc_in_its_own_thread(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ from services.files.keys import (
     file_stamp,
     key_date,
     key_for_upload,
+    key_in_folder,
     normalize_key,
 )
 
@@ -158,3 +159,53 @@ def test_GIVEN_key_outside_the_dated_layout_WHEN_checked_THEN_refused_naming_it(
     with pytest.raises(BadKey) as info:
         check_layout(key)
     assert f"must look like {prefix}YYYY/MM/DD/<file name>, with a real date" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("relative", "expected"),
+    [
+        # laid out like the bucket: the path is the key, even where the name would date it otherwise
+        (
+            "inventory_files/2021/02/15/20210219110000_inventory.csv",
+            "inventory_files/2021/02/15/20210219110000_inventory.csv",
+        ),
+        (
+            "restock_thresholds/2021/02/15/restock_thresholds.json",
+            "restock_thresholds/2021/02/15/restock_thresholds.json",
+        ),
+        # anywhere else: the key `put FILE` derives from the name
+        ("20210219110000_inventory.csv", "inventory_files/2021/02/19/20210219110000_inventory.csv"),
+        ("from-berlin/20210219110000_inventory.csv", "inventory_files/2021/02/19/20210219110000_inventory.csv"),
+        ("my_inventory.tsv", "inventory_files/2024/01/02/my_inventory.tsv"),
+        ("restock_thresholds.json", "restock_thresholds/2024/01/02/restock_thresholds.json"),
+    ],
+)
+def test_GIVEN_file_in_a_folder_WHEN_key_in_folder_THEN_its_layout_else_the_put_file_key(
+    relative: str, expected: str
+) -> None:
+    # GIVEN a file at `relative` in a folder (put FOLDER, serve's inbox) WHEN its key is found
+    key = key_in_folder(relative, date(2024, 1, 2))
+    # THEN a laid-out path keeps its key, any other gets exactly what `put FILE` gives its name
+    assert key == expected
+    if not relative.startswith(("inventory_files/", "restock_thresholds/")):
+        assert key == key_for_upload(relative, date(2024, 1, 2))
+
+
+@pytest.mark.parametrize(
+    ("relative", "message"),
+    [
+        ("notes.txt", "key 'notes.txt' must start with inventory_files/ or restock_thresholds/"),
+        ("elsewhere/notes.txt", "key 'elsewhere/notes.txt' must start with inventory_files/ or restock_thresholds/"),
+        ("inventory_files/20210219110000_inventory.csv", "must look like inventory_files/YYYY/MM/DD/<file name>"),
+        ("inventory_files/2024/13/45/x.csv", "must look like inventory_files/YYYY/MM/DD/<file name>"),
+        ("restock_thresholds/2024/01/02/t.csv", "thresholds key 'restock_thresholds/2024/01/02/t.csv' must end"),
+    ],
+)
+def test_GIVEN_file_whose_path_gives_no_key_WHEN_key_in_folder_THEN_refused_with_the_layout_reason(
+    relative: str, message: str
+) -> None:
+    # GIVEN a name that is not derivable, or a path under a prefix that is not laid out like a key
+    # WHEN its key is found THEN it is refused with the reason a laid-out key would have
+    with pytest.raises(BadKey) as info:
+        key_in_folder(relative, date(2024, 1, 2))
+    assert message in str(info.value)

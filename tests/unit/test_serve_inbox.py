@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -64,4 +66,78 @@ def test_two_refused_files_of_the_same_name_are_both_kept(tmp_path: Path, clock:
     assert kept == ["notes.txt", "notes.txt.2", "notes.txt.2.reason.txt", "notes.txt.reason.txt"]
     folder = server.rejected / "elsewhere"
     assert {(folder / n).read_text() for n in ("notes.txt", "notes.txt.2")} == {"first", "second"}
+    runtime.close()
+
+
+def test_a_correctly_named_file_at_the_top_of_the_inbox_gets_the_key_put_derives(
+    tmp_path: Path, clock: list[float]
+) -> None:
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0))
+    server = Server(runtime)
+    # GIVEN a file named like the scenario's, copied to the top of the inbox (no dated folders)
+    flat = server.inbox / "20210219110000_inventory.csv"
+    flat.parent.mkdir(parents=True)
+    flat.write_text(HEADER + "2021-02-19T11:00:00Z\tW\ta1\tA\t7\n")
+    # WHEN the inbox is scanned until the file has settled
+    server.scan_inbox()
+    stored = server.scan_inbox()
+    # THEN it is stored under the key `inventory put` gives that name, nothing is set aside, and it applies
+    assert stored == 1 and not flat.exists() and not server.rejected.exists()
+    assert runtime.ports.objects.head("inventory_files/2021/02/19/20210219110000_inventory.csv") is not None
+    run_until_idle(runtime.ports, runtime.bus)
+    assert item_report(runtime.ports.table, "a1")["total"] == 7
+    runtime.close()
+
+
+@pytest.mark.parametrize("relative", [KEY, "20210215120000_inventory.csv", "elsewhere/notes.txt"])
+def test_a_file_that_goes_away_before_it_is_taken_is_skipped_quietly(
+    tmp_path: Path, clock: list[float], monkeypatch: pytest.MonkeyPatch, relative: str
+) -> None:
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0))
+    server = Server(runtime)
+    path = server.inbox / relative
+    path.parent.mkdir(parents=True)
+    path.write_text(HEADER + "2021-02-15T12:00:00Z\tW\ta1\tA\t1\n")
+    server.scan_inbox()  # seen
+    # GIVEN another tool (or another serve) that moves the file away after the listing, before it is read
+    real = serve.key_in_folder
+
+    def moved_away_meanwhile(name: str, today: date) -> str:
+        (server.inbox / name).rename(tmp_path / "elsewhere.csv")
+        return real(name, today)
+
+    monkeypatch.setattr(serve, "key_in_folder", moved_away_meanwhile)
+    # WHEN the inbox is scanned
+    stored = server.scan_inbox()
+    # THEN the file is passed over: nothing stored, nothing set aside, no error, and it is forgotten
+    assert stored == 0
+    assert not server.rejected.exists() or not any(p.is_file() for p in server.rejected.rglob("*"))
+    assert runtime.ports.objects.head("inventory_files/2021/02/15/20210215120000_inventory.csv") is None
+    assert server.scan_inbox() == 0
+    runtime.close()
+
+
+def test_a_folder_that_goes_away_while_the_inbox_is_listed_is_passed_over(
+    tmp_path: Path, clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0))
+    server = Server(runtime)
+    for folder in ("a", "b"):
+        (server.inbox / folder).mkdir(parents=True)
+        (server.inbox / folder / "20210215120000_inventory.csv").write_text(HEADER)
+    # GIVEN a tool that moves one folder away once the listing has found both, before it is read
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        name = Path(path).name
+        if name in ("a", "b") and all((server.inbox / n).exists() for n in ("a", "b")):
+            other = "b" if name == "a" else "a"
+            (server.inbox / other).rename(tmp_path / other)
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    # WHEN the inbox is scanned
+    server.scan_inbox()
+    # THEN the scan goes on with the files still there and takes them
+    assert server.scan_inbox() == 1
     runtime.close()
