@@ -118,7 +118,8 @@ def test_a_pair_with_one_transaction_is_drawn_as_a_point(browser: Browser, serve
     pg.fill("#history-warehouse", pair["warehouse"])
     pg.fill("#history-item", pair["item_id"])
     pg.locator("#history-form").evaluate("form => form.requestSubmit()")
-    pg.wait_for_function("document.getElementById('history-status').textContent.startsWith('1 transaction')")
+    # (a selector, not wait_for_function: the page's CSP forbids the eval that a string function needs)
+    pg.wait_for_selector("#history-status:text-matches('^1 transaction')", timeout=10_000)
     # THEN the chart shows a visible point, not only an empty axis
     point = pg.locator("#chart svg circle.point")
     assert point.count() == 1
