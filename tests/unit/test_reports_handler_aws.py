@@ -18,6 +18,7 @@ import pytest
 
 from adapters.aws.clients import AwsClients
 from adapters.aws.names import ResourceNames
+from adapters.content import content_digest
 from adapters.ports import FileStats, Ports
 from adapters.settings import Settings
 from services.ingest.logic import drain, parse_file
@@ -61,7 +62,9 @@ def stocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
             "2021-02-15T10:00:00Z|Köln 2|i1|Mug|4",
         )
         info = ports.objects.put(key, data)
-        ports.table.record_arrival(key, "inventory", info.etag, info.size, datetime.now(UTC))
+        ports.table.record_arrival(
+            key, "inventory", info.etag, info.size, datetime.now(UTC), digest=content_digest(data)[0]
+        )
         parsed = parse_file(key, lambda: [data])
         stats = FileStats(good_rows=parsed.good_rows, bad_rows=0, applied_total=parsed.total)
         with ports.table.transaction():
