@@ -44,6 +44,12 @@ class ObjectStore(Protocol):
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
 
+    def digest(self, key: str, etag: str) -> str | None:
+        """SHA-256 hex of the object's content while it still has `etag`; None when the key holds no object
+        or another upload replaced it. An etag identifies one upload, not content (under SSE-KMS S3 gives
+        every upload of the same bytes its own), so a re-upload is recognised by this digest instead."""
+        ...
+
 
 class NoSuchObject(KeyError):
     pass
@@ -133,6 +139,7 @@ class FileRecord:
     applied_total: int = 0
     reason: str = ""  # a short code: unreadable, invalid, ...
     message: str = ""  # the sentence that says what is wrong, as the rejection mail gives it
+    digest: str = ""  # SHA-256 of the content that arrived first ("" in a ledger older than digests)
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,7 +183,12 @@ class StockTable(Protocol):
     def first_delivery(self, consumer: str, event_id: str) -> bool: ...
 
     # -- file ledger and arrival order
-    def record_arrival(self, key: str, kind: str, etag: str, size: int, arrived_at: datetime) -> Arrival: ...
+    def record_arrival(
+        self, key: str, kind: str, etag: str, size: int, arrived_at: datetime, *, digest: str
+    ) -> Arrival:
+        """Record the first arrival of a key; a later one is a duplicate when it has the recorded etag or
+        the recorded content digest (SHA-256), else a conflict. Repeats keep the first arrival's place."""
+        ...
 
     def file(self, key: str) -> FileRecord | None: ...
 

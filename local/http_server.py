@@ -180,7 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
                     b'{"statusCode":401,"message":"a valid API token is required"}',
                 )
                 return
-        # HEAD is GET without the body (RFC 9110 9.3.2): the resolver answers GET, _write drops the body.
+        # HEAD is GET without the body (RFC 9110 9.3.2). Asked as a GET, the resolver gives the body whose
+        # length Content-Length must state; _write then drops the body.
         method = "GET" if self.command == "HEAD" else self.command
         event = http_api_event(method, self.path, dict(self.headers.items()), body, self.client_address[0])
         try:
@@ -196,9 +197,6 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers[key.lower()] = ", ".join(str(v) for v in values)
-        allow = headers.get("allow")
-        if allow is not None and "GET" in allow.split(", ") and "HEAD" not in allow:
-            headers["allow"] = f"{allow}, HEAD"
         cookies = list(result.get("cookies") or []) + ([cookie] if cookie else [])
         self._write(int(result.get("statusCode", 500)), headers, data, cookies=cookies)
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from uuid import uuid4
 
 import pytest
 
@@ -22,6 +24,21 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def per_upload_etags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's ETag is the MD5 of the content; S3 under SSE-KMS (our bucket) gives every upload its own,
+    the same bytes included. Make moto do the same, so no test can take an etag for content identity."""
+    from moto.s3.models import FakeKey
+
+    content_etag = vars(FakeKey)["etag"].fget  # the property itself, not its value
+
+    def etag(key: Any) -> str:
+        if "_upload_etag" not in key.__dict__:
+            key.__dict__["_upload_etag"] = hashlib.md5(content_etag(key).encode() + uuid4().bytes).hexdigest()
+        return f'"{key.__dict__["_upload_etag"]}"'
+
+    monkeypatch.setattr(FakeKey, "etag", property(etag))
 
 
 def create_table(client: Any, name: str) -> None:

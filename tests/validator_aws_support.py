@@ -15,6 +15,7 @@ import pytest
 
 from adapters.aws.clients import AwsClients
 from adapters.aws.names import ResourceNames
+from adapters.content import content_digest
 from adapters.ports import FileStats, Ports
 from adapters.settings import Settings
 from events.rules import CUSTOM_BUS
@@ -65,7 +66,9 @@ def arrive(world: AwsWorld, key: str, data: bytes) -> int:
     """What files + ingest leave behind on AWS: the object in S3, its arrival and its applied rows."""
     table = world.ports.table
     info = world.ports.objects.put(key, data)
-    arrival = table.record_arrival(key, "inventory", info.etag, info.size, datetime.now(UTC))
+    arrival = table.record_arrival(
+        key, "inventory", info.etag, info.size, datetime.now(UTC), digest=content_digest(data)[0]
+    )
     parsed = parse_file(key, lambda: [data])
     stats = FileStats(good_rows=parsed.good_rows, bad_rows=len(parsed.bad_rows), applied_total=parsed.total)
     with table.transaction():

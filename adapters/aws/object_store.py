@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +43,25 @@ class S3ObjectStore:
                 return None
             raise
         return ObjectInfo(key, int(response["ContentLength"]), _etag(response["ETag"]), _utc(response["LastModified"]))
+
+    def digest(self, key: str, etag: str) -> str | None:
+        # Read and hashed here rather than taken from an S3 checksum: other tools upload with other
+        # algorithms or none, and a multipart upload's checksum depends on its part size. If-Match makes S3
+        # refuse the read once another upload replaced this one, so the digest is always the etag's.
+        try:
+            response = self.s3.get_object(Bucket=self.bucket, Key=key, IfMatch=f'"{etag}"')
+        except Exception as exc:
+            if error_code(exc) in (*_MISSING, "PreconditionFailed", "412"):
+                return None
+            raise
+        sha256 = hashlib.sha256()
+        body = response["Body"]
+        try:
+            for chunk in body.iter_chunks(CHUNK):
+                sha256.update(chunk)
+        finally:
+            body.close()
+        return sha256.hexdigest()
 
     def read(self, key: str) -> bytes:
         return b"".join(self.stream(key))

@@ -10,7 +10,7 @@ prefix, so a '#', a space or any unicode in a warehouse name or item id cannot m
 |  |  |  | below (BOOL), GSI1PK, GSI2PK, GSI2SK; GSI3PK/GSI3SK only while below |
 | warehouse registry | WAREHOUSES | WH#<warehouse> | warehouse |
 | threshold | THRESHOLD#<item> | THRESHOLD | item_id, threshold (N), file_key |
-| file ledger | FILE#<key> | FILE | key, kind, etag, size, arrived_at, sequence (N), GSI4PK, |
+| file ledger | FILE#<key> | FILE | key, kind, etag, digest, size, arrived_at, sequence (N), GSI4PK, |
 |  |  |  | status, counts, reason, message, pending (until its unit of work commits) |
 | arrival counter | COUNTER | FILES | value (N) |
 | default threshold in force | SETTINGS | DEFAULT_THRESHOLD | default_threshold (N), generation (N) |
@@ -284,7 +284,9 @@ class DynamoStockTable:
 
     # ------------------------------------------------------------------ ledger
 
-    def record_arrival(self, key: str, kind: str, etag: str, size: int, arrived_at: datetime) -> Arrival:
+    def record_arrival(
+        self, key: str, kind: str, etag: str, size: int, arrived_at: datetime, *, digest: str
+    ) -> Arrival:
         uow = self.unit_of_work
         for _ in range(_ATTEMPTS):
             existing = self._get(file_key(key))
@@ -294,7 +296,10 @@ class DynamoStockTable:
                     # An earlier attempt recorded it but never committed its announcement: redo it.
                     uow.recorded.append(key)
                     return Arrival("new", key, etag, record.sequence, record.arrived_at, record.kind)
-                status: ArrivalStatus = "duplicate" if record.etag == etag else "conflict"
+                # Under SSE-KMS the same bytes uploaded again get a new etag: the digest tells them apart.
+                # Items recorded before digests were kept have none, and compare by etag only.
+                same = record.etag == etag or (record.digest != "" and record.digest == digest)
+                status: ArrivalStatus = "duplicate" if same else "conflict"
                 return Arrival(status, key, record.etag, record.sequence, record.arrived_at, record.kind)
             counter = self.db.update_item(
                 TableName=self.table_name,
@@ -310,6 +315,7 @@ class DynamoStockTable:
                 "key": _s(key),
                 "kind": _s(kind),
                 "etag": _s(etag),
+                "digest": _s(digest),
                 "size": _n(size),
                 "arrived_at": _s(iso(arrived_at)),
                 "sequence": _n(sequence),
@@ -827,4 +833,5 @@ def _file_record(item: dict[str, Any]) -> FileRecord:
         applied_total=int(item.get("applied_total", 0)),
         reason=item.get("reason", ""),
         message=item.get("message", ""),
+        digest=item.get("digest", ""),
     )

@@ -48,7 +48,8 @@ CREATE TABLE IF NOT EXISTS files (
     bad_rows INTEGER NOT NULL DEFAULT 0,
     applied_total INTEGER NOT NULL DEFAULT 0,
     reason TEXT NOT NULL DEFAULT '',
-    message TEXT NOT NULL DEFAULT ''
+    message TEXT NOT NULL DEFAULT '',
+    digest TEXT NOT NULL DEFAULT ''  -- SHA-256 of the content; locally the etag is that SHA-256 too
 );
 
 CREATE TABLE IF NOT EXISTS bad_rows (
@@ -166,6 +167,10 @@ class Database:
         columns = {row[1] for row in self.conn.execute("PRAGMA table_info(files)")}
         if "message" not in columns:
             self.conn.execute("ALTER TABLE files ADD COLUMN message TEXT NOT NULL DEFAULT ''")
+        if "digest" not in columns:
+            self.conn.execute("ALTER TABLE files ADD COLUMN digest TEXT NOT NULL DEFAULT ''")
+            # The folder store's etag has always been the content's SHA-256: older rows know their digest.
+            self.conn.execute("UPDATE files SET digest = etag")
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

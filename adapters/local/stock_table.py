@@ -76,17 +76,22 @@ class SqliteStockTable:
 
     # ------------------------------------------------------------------ ledger
 
-    def record_arrival(self, key: str, kind: str, etag: str, size: int, arrived_at: datetime) -> Arrival:
+    def record_arrival(
+        self, key: str, kind: str, etag: str, size: int, arrived_at: datetime, *, digest: str
+    ) -> Arrival:
         with self.db.transaction() as conn:
-            row = conn.execute("SELECT etag, sequence, arrived_at, kind FROM files WHERE key = ?", (key,)).fetchone()
+            row = conn.execute(
+                "SELECT etag, sequence, arrived_at, kind, digest FROM files WHERE key = ?", (key,)
+            ).fetchone()
             if row is not None:
-                status: ArrivalStatus = "duplicate" if row[0] == etag else "conflict"
+                same = row[0] == etag or (row[4] != "" and row[4] == digest)
+                status: ArrivalStatus = "duplicate" if same else "conflict"
                 return Arrival(status, key, row[0], row[1], parse_iso(row[2]), row[3])
             (sequence,) = conn.execute("SELECT COALESCE(MAX(sequence), 0) + 1 FROM files").fetchone()
             conn.execute(
-                "INSERT INTO files (key, kind, etag, size, arrived_at, sequence, status) "
-                "VALUES (?, ?, ?, ?, ?, ?, 'arrived')",
-                (key, kind, etag, size, iso(arrived_at), sequence),
+                "INSERT INTO files (key, kind, etag, size, arrived_at, sequence, status, digest) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'arrived', ?)",
+                (key, kind, etag, size, iso(arrived_at), sequence, digest),
             )
             return Arrival("new", key, etag, sequence, arrived_at, kind)
 
@@ -274,9 +279,13 @@ class SqliteStockTable:
         return list(map(StockRow._make, self.db.conn.execute(sql, params)))
 
 
-_FILE_COLUMNS = "key, kind, etag, sequence, arrived_at, status, good_rows, bad_rows, applied_total, reason, message"
+_FILE_COLUMNS = (
+    "key, kind, etag, sequence, arrived_at, status, good_rows, bad_rows, applied_total, reason, message, digest"
+)
 
 
 def _file_record(row: tuple[Any, ...]) -> FileRecord:
-    key, kind, etag, sequence, arrived_at, status, good, bad, total, reason, message = row
-    return FileRecord(key, kind, etag, sequence, parse_iso(arrived_at), status, good, bad, total, reason, message)
+    key, kind, etag, sequence, arrived_at, status, good, bad, total, reason, message, digest = row
+    return FileRecord(
+        key, kind, etag, sequence, parse_iso(arrived_at), status, good, bad, total, reason, message, digest
+    )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Container
 from pathlib import Path
 from typing import Any
@@ -47,8 +46,8 @@ def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
                 f"{key} already holds different content; refused (nothing was applied). "
                 f"To send a correction, store it under a new name, e.g. {other}"
             )
-        # The same content is stored already. Storing it again would give the S3 object a new etag
-        # (under SSE-KMS every upload gets its own), which the files service would take for new content.
+        # The same content is stored already. Storing it again would only cost an upload, and on S3 a
+        # read by the files service (the new upload's etag differs under SSE-KMS) to find it a duplicate.
         stored = ports.objects.head(key)
         if stored is not None:
             return stored
@@ -75,10 +74,7 @@ def _holds(ports: Ports, key: str, sha256: str, size: int) -> bool:
     existing = ports.objects.head(key)
     if existing is None or existing.size != size:
         return False
-    digest = hashlib.sha256()
-    for chunk in ports.objects.stream(key):
-        digest.update(chunk)
-    return digest.hexdigest() == sha256
+    return ports.objects.digest(key, existing.etag) == sha256
 
 
 def handle(ports: Ports, event: Envelope) -> None:
@@ -103,10 +99,22 @@ def handle(ports: Ports, event: Envelope) -> None:
         )
         return
     with ports.table.transaction():
-        # S3 may notify twice and moto gives every S3 event the same id: the identity is key + content.
+        # S3 may notify twice and moto gives every S3 event the same id: the identity is key + upload.
         if not ports.table.first_delivery("files", f"{key}\x1f{etag}"):
             return
-        arrival = ports.table.record_arrival(key, kind, etag, size, event.time)
+        known = ports.table.file(key)
+        if known is not None and known.etag == etag:
+            digest = known.digest  # this very upload is in the ledger already (a retry): no need to read it
+        else:
+            # The content decides duplicate or conflict, not the etag: another tool re-uploading the same
+            # bytes gets a new etag under SSE-KMS. So each upload the ledger does not hold is read once.
+            found = ports.objects.digest(key, etag)
+            if found is None:
+                # Replaced or deleted since S3 announced it: the replacement is announced on its own, and
+                # content no longer in the store can never be applied.
+                return
+            digest = found
+        arrival = ports.table.record_arrival(key, kind, etag, size, event.time, digest=digest)
         if arrival.status == "new":
             detail = FileArrived(
                 key=key, kind=kind, etag=etag, size=size, arrived_at=event.time, sequence=arrival.sequence

@@ -12,7 +12,7 @@ import binascii
 import json
 import mimetypes
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from http import HTTPStatus
 from importlib import resources
 from re import Match
@@ -24,6 +24,7 @@ from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel
 
 from adapters.limits import LEVEL_BOUND, MAX_NAME_CHARS
@@ -199,7 +200,23 @@ class ReportsResolver(APIGatewayHttpResolver):
         """The methods some route accepts for this path: a wrong method gets 405 with Allow, not 404."""
         path = self._remove_prefix(path)
         routes = self._static_routes + self._dynamic_routes
-        return sorted({r.method for r in routes if r.rule.match(path)})
+        methods = {r.method for r in routes if r.rule.match(path)}
+        if "GET" in methods:
+            methods.add("HEAD")  # every GET route answers HEAD too (see resolve)
+        return sorted(methods)
+
+    def resolve(self, event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+        """HEAD is GET without the body (RFC 9110 9.3.2), on API Gateway as in the local server.
+
+        The $default route hands every method to the function, so HEAD reaches the resolver, which has
+        only GET routes: it is answered as a GET whose status and headers are kept and body dropped."""
+        http = event.get("requestContext", {}).get("http", {})
+        if str(http.get("method", "")).upper() != "HEAD":
+            return super().resolve(event, context)
+        as_get = {**event, "requestContext": {**event["requestContext"], "http": {**http, "method": "GET"}}}
+        response = super().resolve(as_get, context)
+        # API Gateway sets Content-Length from the body it is given; a HEAD answer carries none.
+        return {**response, "body": "", "isBase64Encoded": False}
 
 
 # ------------------------------------------------------------------------------------------ the app

@@ -15,7 +15,7 @@ import pytest
 
 from adapters.ports import Ports
 from adapters.settings import Settings
-from tests.aws_support import aws_env
+from tests.aws_support import aws_env, per_upload_etags
 
 
 class InjectedCrash(RuntimeError):
@@ -105,6 +105,7 @@ def _aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Backend]:
     from moto import mock_aws
 
     aws_env(monkeypatch)
+    per_upload_etags(monkeypatch)  # as the stack's SSE-KMS bucket does
     with mock_aws():
         from adapters.aws.bus import envelope_from_eventbridge
         from adapters.aws.clients import AwsClients

@@ -9,6 +9,7 @@ from typing import Literal
 
 import pytest
 
+from adapters.content import content_digest
 from events import Envelope, new_event
 from events.models import FileArrived
 from services.ingest import logic as ingest
@@ -27,7 +28,7 @@ ROWS = (
 
 def _arrived(backend: Backend, key: str, data: bytes, kind: Literal["inventory", "thresholds"]) -> Envelope:
     info = backend.ports.objects.put(key, data)
-    arrival = backend.ports.table.record_arrival(key, kind, info.etag, info.size, T0)
+    arrival = backend.ports.table.record_arrival(key, kind, info.etag, info.size, T0, digest=content_digest(data)[0])
     detail = FileArrived(key=key, kind=kind, etag=info.etag, size=info.size, arrived_at=T0, sequence=arrival.sequence)
     return new_event(detail, source="inventory.files", id_parts=(key, info.etag), time=T0)
 

@@ -23,7 +23,7 @@ def delta(warehouse: str, item: str, change: int, name: str = "", minutes: int =
 
 
 def arrive(table: StockTable, key: str, etag: str = "e1", kind: str = "inventory") -> None:
-    table.record_arrival(key, kind, etag, 10, T0)
+    table.record_arrival(key, kind, etag, 10, T0, digest=f"sha256 of {etag}")
 
 
 def apply(table: StockTable, key: str, deltas: list[PairDelta], bad: list[BadRowRecord] | None = None):
@@ -270,14 +270,20 @@ def test_a_default_change_in_a_failed_transaction_is_seen_again(backend: Backend
 def test_the_ledger_keeps_arrival_order_duplicates_and_conflicts(backend: Backend) -> None:
     table = backend.ports.table
     # GIVEN three new files
-    arrivals = [table.record_arrival(f"inventory_files/{n}.csv", "inventory", f"e{n}", 5, T0) for n in range(3)]
-    # WHEN one arrives again with the same content, and one with different content
-    duplicate = table.record_arrival("inventory_files/1.csv", "inventory", "e1", 5, T0)
-    conflict = table.record_arrival("inventory_files/2.csv", "inventory", "other", 5, T0)
-    # THEN the new ones are numbered in order, and the repeats keep the first arrival's place
+    arrivals = [
+        table.record_arrival(f"inventory_files/{n}.csv", "inventory", f"e{n}", 5, T0, digest=f"d{n}") for n in range(3)
+    ]
+    # WHEN one arrives again (the same upload), one is uploaded again with the same content (a new etag, as
+    # S3 gives every upload under SSE-KMS), and one with different content
+    duplicate = table.record_arrival("inventory_files/1.csv", "inventory", "e1", 5, T0, digest="d1")
+    reupload = table.record_arrival("inventory_files/0.csv", "inventory", "e0-again", 5, T0, digest="d0")
+    conflict = table.record_arrival("inventory_files/2.csv", "inventory", "other", 5, T0, digest="d-other")
+    # THEN the new ones are numbered in order, and the repeats keep the first arrival's place and etag
     assert [(a.status, a.sequence) for a in arrivals] == [("new", 1), ("new", 2), ("new", 3)]
     assert (duplicate.status, duplicate.sequence, duplicate.etag) == ("duplicate", 2, "e1")
+    assert (reupload.status, reupload.sequence, reupload.etag) == ("duplicate", 1, "e0")
     assert (conflict.status, conflict.sequence, conflict.etag) == ("conflict", 3, "e2")
+    assert [(f.etag, f.digest) for f in table.files_since(0)] == [("e0", "d0"), ("e1", "d1"), ("e2", "d2")]
     assert [f.key for f in table.files_since(1)] == ["inventory_files/1.csv", "inventory_files/2.csv"]
     table.mark_rejected("inventory_files/0.csv", "unreadable", "header (line 1) lacks column(s): ItemId")
     record = table.file("inventory_files/0.csv")

@@ -1,8 +1,9 @@
 """The AWS topology end to end under moto server, through the real CLI, against the local runtime.
 
 GIVEN the same generated files (bad rows, CRLF, a BOM, a thresholds file) put into both runtimes,
-WHEN each processes them, then a thresholds change, then a duplicate notification of one object,
-THEN reports, the event log and the mails agree, and no message is dead-lettered.
+WHEN each processes them, then a thresholds change, then a duplicate notification of one object, and
+(on AWS) another tool uploading one file again (a new ETag, as the SSE-KMS bucket gives every upload),
+THEN reports, SQL, the event log and the mails agree, and no message is dead-lettered.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pytest
 
 from local.cli import main
 from local.generate import generate
+from tests.aws_support import per_upload_etags
 
 pytestmark = pytest.mark.slow
 REGION = "eu-central-1"
@@ -80,8 +82,9 @@ def _outbox_mails(home: Path) -> list[email.message.Message]:
 
 
 def test_aws_under_moto_answers_like_the_local_runtime(
-    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    endpoint: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    per_upload_etags(monkeypatch)  # moto server runs in this process
     # GIVEN generated files with bad rows, CRLF and BOM variants and a thresholds file
     data = tmp_path / "data"
     generated = generate(data, files=4, rows=1200, warehouses=3, items=30, bad_row_rate=0.03, seed=11)
@@ -108,6 +111,10 @@ def test_aws_under_moto_answers_like_the_local_runtime(
     # AND one object is announced twice more: S3's at-least-once delivery, and the same file put again
     key = generated.inventory_keys[0]
     _notify_again(endpoint, key)
+    # AND another tool (`aws s3 cp`) stores a second file's same bytes again: S3 announces a new ETag
+    copied = generated.inventory_keys[1]
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name=REGION)
+    s3.put_object(Bucket="inventory-data", Key=copied, Body=(data / copied).read_bytes())
     for cli in (local, aws):
         cli("put", str(data / key), "--key", key)
         final = cli("process")
@@ -117,6 +124,10 @@ def test_aws_under_moto_answers_like_the_local_runtime(
     local_reports = _reports(local, warehouses, item_ids)
     assert local_reports["restock"], "the raised thresholds must put pairs on the restock list"
     assert _reports(aws, warehouses, item_ids) == local_reports
+    # AND SQL reads the same applied files (the one uploaded again included)
+    query = "SELECT file_key, count(*) AS n, sum(change) AS total FROM transactions GROUP BY ALL ORDER BY ALL"
+    assert aws("sql", query) == local("sql", query)
+    assert len(local("sql", query)) == len(generated.inventory_keys)
 
     # AND the file ledger and every file's bad rows read the same (arrival times and ETags aside)
     def ledger(cli: Cli) -> list[tuple[Any, ...]]:

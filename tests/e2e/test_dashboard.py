@@ -133,7 +133,7 @@ def test_a_restock_list_longer_than_one_page_is_shown_whole(browser: Browser, tm
     runtime = bootstrap(Settings(home=tmp_path / "home"))
     key = "inventory_files/2021/02/15/many.csv"
     table = runtime.ports.table
-    table.record_arrival(key, "inventory", "e1", 10, datetime(2021, 2, 15, tzinfo=UTC))
+    table.record_arrival(key, "inventory", "e1", 10, datetime(2021, 2, 15, tzinfo=UTC), digest="e1")
     deltas = [
         PairDelta(f"W{n % 3}", f"i{n:05d}", f"Item {n}", datetime(2021, 2, 15, tzinfo=UTC), 1) for n in range(1500)
     ]

@@ -15,7 +15,6 @@ import email
 import json
 import os
 import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,13 @@ from adapters.aws.validator_state import PK as VALIDATOR_PK
 from local.cli import main
 from local.generate import generate
 from tests.e2e.conftest import REGION
+from tests.image_support import (
+    guarded_validator,
+    image_imports,
+    image_requirements,
+    importable_modules,
+    installed_distributions,
+)
 from tests.infra.conftest import Synthesized
 
 pytestmark = pytest.mark.slow
@@ -57,10 +63,15 @@ def task_environment(raw: dict[str, Any]) -> dict[str, str]:
 
 
 def run_validator(env: dict[str, str]) -> list[dict[str, Any]]:
-    done = subprocess.run(
-        [sys.executable, "-m", "validator"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
+    # Only what the image installs (validator/requirements.txt) can be imported, as in the Fargate task.
+    command, guarded_env = guarded_validator(env)
+    done = subprocess.run(command, env=guarded_env, cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+    imports = image_imports(done.stderr)
+    # Every requirement of the image is used by the run: nothing is installed for nothing.
+    for requirement in image_requirements():
+        provided = importable_modules(installed_distributions([requirement]))
+        assert provided & set(imports["loaded"]), f"{requirement} is installed but never imported"
     return [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
 
 

@@ -481,6 +481,7 @@ def test_athena_workgroup_enforces_its_encrypted_results(synthesized: Synthesize
 def test_reports_api_requires_iam_and_reaches_the_reports_function(synthesized: Synthesized) -> None:
     (route,) = synthesized.properties("AWS::ApiGatewayV2::Route").values()
     assert route["AuthorizationType"] == "AWS_IAM"
+    # $default takes every method, so HEAD reaches the function, which answers it like GET without a body.
     assert route["RouteKey"] == "$default"
     (integration,) = synthesized.properties("AWS::ApiGatewayV2::Integration").values()
     assert integration["IntegrationUri"] == {"Fn::GetAtt": [function_of(synthesized, "reports"), "Arn"]}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import subprocess
 import sys
@@ -69,18 +70,23 @@ def _sqs_record(n: int, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_files_handler_records_the_arrival_and_reports_the_unreadable_record(aws: Any) -> None:
+    from adapters.aws.names import ResourceNames
     from services.files.handler import handler
     from services.lambda_runtime import ports
 
     # GIVEN an SQS batch with an S3 notification and a record that is not an event
     event = load_event("s3_object_created_sqs")
+    # AND the object it announces (moto's ETag is the content's MD5, and the event's is that of "hello\n")
+    key = "inventory_files/2021/02/15/20210215120000_inventory.csv"
+    aws("s3").put_object(Bucket=ResourceNames.resolve().bucket, Key=key, Body=b"hello\n")
     # WHEN the files function gets it
     response = handler(event, Context())
-    # THEN only the unreadable record is returned for a retry, and the file is in the ledger
+    # THEN only the unreadable record is returned for a retry, and the file is in the ledger with its digest
     assert response == {"batchItemFailures": [{"itemIdentifier": "0b8e3c1e-1111-4c5a-9f00-000000000002"}]}
-    record = ports().table.file("inventory_files/2021/02/15/20210215120000_inventory.csv")
+    record = ports().table.file(key)
     assert record is not None
     assert (record.sequence, record.etag, record.status) == (1, "b1946ac92492d2347c6235b4d2611184", "arrived")
+    assert record.digest == hashlib.sha256(b"hello\n").hexdigest()
 
 
 def test_notify_handler_turns_one_files_alerts_into_one_digest(aws: Any) -> None:

@@ -172,7 +172,7 @@ def test_bad_requests_get_a_json_error(app: ReportsResolver, target: str, status
 def test_wrong_method_is_405_with_allow(app: ReportsResolver) -> None:
     code, headers, body = call(app, "/restock", method="POST")
     assert code == 405
-    assert headers["allow"] == "GET"
+    assert headers["allow"] == "GET, HEAD"
     assert json.loads(body)["statusCode"] == 405
 
 

@@ -18,6 +18,7 @@ import pytest
 
 from adapters.aws.clients import AwsClients
 from adapters.aws.names import ResourceNames
+from adapters.content import content_digest
 from adapters.ports import FileStats, Ports
 from adapters.settings import Settings
 from services.ingest.logic import drain, parse_file
@@ -61,7 +62,9 @@ def stocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
             "2021-02-15T10:00:00Z|Köln 2|i1|Mug|4",
         )
         info = ports.objects.put(key, data)
-        ports.table.record_arrival(key, "inventory", info.etag, info.size, datetime.now(UTC))
+        ports.table.record_arrival(
+            key, "inventory", info.etag, info.size, datetime.now(UTC), digest=content_digest(data)[0]
+        )
         parsed = parse_file(key, lambda: [data])
         stats = FileStats(good_rows=parsed.good_rows, bad_rows=0, applied_total=parsed.total)
         with ports.table.transaction():
@@ -69,12 +72,15 @@ def stocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
         yield ports
 
 
-def invoke(name: str) -> tuple[dict[str, Any], Any]:
+def invoke(name: str, method: str | None = None) -> tuple[dict[str, Any], Any]:
+    """The handler's answer to a canonical event, asked with `method` instead of the event's own."""
     from services.reports.handler import handler
 
     event = json.loads((EVENTS_DIR / name).read_text(encoding="utf-8"))
+    if method is not None:
+        event["requestContext"]["http"]["method"] = method
     response = handler(event, Context())
-    return response, json.loads(response["body"])
+    return response, json.loads(response["body"]) if response["body"] else None
 
 
 def test_restock_through_api_gateway(stocked: Ports) -> None:
@@ -95,3 +101,24 @@ def test_warehouse_items_through_api_gateway_decodes_the_name_and_keeps_level_st
     assert [(r["item_id"], r["level"]) for r in body["items"]] == [("i1", 25), ("i3", 21)]
     assert body["items"] == warehouse_report(stocked.table, "Berlin 1", 20)
     assert body["next_cursor"] is None
+
+
+@pytest.mark.parametrize("name", ["apigw_v2_iam_restock.json", "apigw_v2_iam_warehouse_items.json"])
+def test_given_a_report_when_asked_with_head_then_the_lambda_answers_like_get_without_a_body(
+    stocked: Ports, name: str
+) -> None:
+    # GIVEN what GET answers (API Gateway's $default route sends HEAD to the function as well)
+    got, _ = invoke(name)
+    # WHEN the same request comes as HEAD
+    head, body = invoke(name, "HEAD")
+    # THEN the status and headers are GET's and there is no body, as the local server answers HEAD
+    assert head["statusCode"] == got["statusCode"] == 200
+    assert head["headers"] == got["headers"]
+    assert body is None and head["body"] == "" and got["body"]
+
+
+def test_given_a_method_no_route_takes_then_405_lists_head_with_get(stocked: Ports) -> None:
+    response, body = invoke("apigw_v2_iam_restock.json", "DELETE")
+    assert response["statusCode"] == 405
+    assert response["headers"]["Allow"] == "GET, HEAD"
+    assert body["statusCode"] == 405

@@ -17,9 +17,13 @@ import shutil
 import site
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+
+from tests.image_support import canonical, image_requirements, installed_distributions
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "validator" / "Dockerfile"
@@ -55,11 +59,29 @@ def test_slim_base_non_root_user_and_the_entry_point() -> None:
     assert json.loads(entry) == ["python", "-m", "validator"]
 
 
-def test_installs_only_the_runtime_dependencies() -> None:
+def test_installs_the_validators_requirements_and_the_package_without_its_dependencies() -> None:
     installs = [args for word, args in instructions() if word == "RUN" and "pip install" in args]
     assert len(installs) == 1
-    assert "[" not in installs[0] and " -e " not in installs[0], "no extras, no editable install"
+    commands = [c.split() for c in installs[0].split("&&") if "pip install" in c]
+    assert commands == [
+        ["pip", "install", "--no-compile", "-r", "validator/requirements.txt"],
+        ["pip", "install", "--no-compile", "--no-deps", "."],
+    ]
     assert not any(word == "COPY" and "tests" in args for word, args in instructions())
+
+
+def test_the_image_requirements_are_pyprojects_and_leave_the_local_runtime_out() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    by_name = {canonical(r.name): r for r in map(Requirement, declared)}
+    # GIVEN validator/requirements.txt, THEN each line pins exactly what pyproject.toml pins (no drift)
+    for requirement in image_requirements():
+        pinned = by_name.get(canonical(requirement.name))
+        assert pinned is not None, f"{requirement.name} is not a dependency in pyproject.toml"
+        assert (requirement.specifier, requirement.extras) == (pinned.specifier, pinned.extras), requirement
+    # AND neither they nor what they pull in is a dependency only the local runtime or the Lambdas import
+    installed = installed_distributions(image_requirements())
+    for name in ("duckdb", "sqlcipher3-binary", "cryptography", "typer", "rich", "aws-lambda-powertools"):
+        assert name not in installed, f"the validator image would install {name}"
 
 
 def test_every_copied_path_exists_and_survives_the_dockerignore() -> None:
