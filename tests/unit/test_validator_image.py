@@ -80,7 +80,7 @@ def test_the_image_requirements_are_pyprojects_and_leave_the_local_runtime_out()
         assert (requirement.specifier, requirement.extras) == (pinned.specifier, pinned.extras), requirement
     # AND neither they nor what they pull in is a dependency only the local runtime or the Lambdas import
     installed = installed_distributions(image_requirements())
-    for name in ("duckdb", "sqlcipher3-binary", "cryptography", "typer", "rich", "aws-lambda-powertools"):
+    for name in ("duckdb", "sqlcipher3-binary", "sqlcipher3", "cryptography", "typer", "rich", "aws-lambda-powertools"):
         assert name not in installed, f"the validator image would install {name}"
 
 
