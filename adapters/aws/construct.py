@@ -95,7 +95,7 @@ RAW_COLUMNS = (
     ("warehouse", "string", "WarehouseName"),
     ("item_id", "string", "ItemId"),
     ("item_name", "string", "ItemName"),
-    ("change", "int", "StockLevelChange (NULL when the field is not an integer)"),
+    ("change", "string", "StockLevelChange as written (the view gives it as an integer)"),
 )
 PARTITIONS = (("year", "1990,2100", 4), ("month", "1,12", 2), ("day", "1,31", 2))
 RAW_TABLE = "transaction_rows"
@@ -114,12 +114,21 @@ VIEW_COLUMNS = (
 )
 
 
+# StockLevelChange as ingest reads it: an integer, or a whole number with decimal zeros ("5.0", as pandas
+# writes an integer column with a NaN in it), an optional sign; anything else is NULL, as it is a bad row.
+CHANGE_SQL = (
+    "CASE WHEN regexp_like(trim(change), '^[+-]?[0-9]+(\\.0+)?$') "
+    "THEN try(CAST(split_part(regexp_replace(trim(change), '^\\+', ''), '.', 1) AS integer)) END"
+)
+
+
 def transactions_view_sql(database: str) -> str:
     # The key is cut from "$path" without naming the bucket: the view's text is base64 inside the
     # template, where a bucket-name token would never be resolved (it once read `s3://${Token[…]}/`).
     return (
         "SELECT CAST(try(from_iso8601_timestamp(ts)) AT TIME ZONE 'UTC' AS timestamp(3)) AS ts, "
-        "warehouse, item_id, item_name, change, "
+        "warehouse, item_id, item_name, "
+        f"{CHANGE_SQL} AS change, "
         "regexp_extract(\"$path\", '^s3://[^/]+/(.*)$', 1) AS file_key, year, month, day "
         f'FROM "{database}"."{RAW_TABLE}"'
     )

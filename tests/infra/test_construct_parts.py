@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 
 import pytest
 from pydantic import ValidationError
 
-from adapters.aws.construct import analytics_name, presto_view_text, transactions_view_sql
+from adapters.aws.construct import CHANGE_SQL, analytics_name, presto_view_text, transactions_view_sql
 from app import StackSettings, load_context
 from events.construct import published_schemas, to_draft4
+from services.ingest.parsing import _check_change
 from services.notify.construct import ses_identities
 
 
@@ -89,3 +91,16 @@ def test_each_stack_gets_its_own_glue_database_and_athena_workgroup() -> None:
     # Both names are account-wide: a second stack (-c inventory:stackName=...) must not collide.
     assert analytics_name("Inventory") == "inventory"  # the default stack keeps its names
     assert analytics_name("Inventory-Staging") == "inventory_staging"
+
+
+@pytest.mark.parametrize(
+    "text", ["5", "-3", "+7", "007", "5.0", "-3.00", "+7.0", "5.5", "1e3", "5.", ".0", "nan", "5,0", "", "--5", "٣"]
+)
+def test_athenas_change_is_an_integer_exactly_where_ingest_reads_one(text: str) -> None:
+    # GIVEN the view's SQL for `change` (Athena runs it; here its pattern runs in Python's re, which
+    # reads this one the same) WHEN a field is one ingest accepts THEN the view gives the same integer
+    (pattern,) = re.findall(r"regexp_like\(trim\(change\), '([^']+)'\)", CHANGE_SQL)
+    parsed = _check_change(text)
+    assert (re.match(pattern, text) is not None) == isinstance(parsed, int)
+    if isinstance(parsed, int):
+        assert int(text.removeprefix("+").split(".")[0]) == parsed  # what split_part + CAST compute
