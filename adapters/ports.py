@@ -38,8 +38,9 @@ class ObjectStore(Protocol):
 
     def read(self, key: str) -> bytes: ...
 
-    def stream(self, key: str) -> Iterator[bytes]:
-        """The object's content in chunks, so large files are never held in memory whole."""
+    def stream(self, key: str, etag: str | None = None) -> Iterator[bytes]:
+        """The object's content in chunks, so large files are never held in memory whole. With `etag`,
+        only that upload's content: ObjectChanged once another upload has replaced it."""
         ...
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]: ...
@@ -53,6 +54,10 @@ class ObjectStore(Protocol):
 
 class NoSuchObject(KeyError):
     pass
+
+
+class ObjectChanged(Exception):
+    """The key holds another upload than the one asked for (another tool stored it again)."""
 
 
 # ---------------------------------------------------------------- stock table (DynamoDB / SQLite)

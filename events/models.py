@@ -44,7 +44,7 @@ class FileRejected(Detail):
 
     key: str
     kind: FileKind | Literal["unknown"]
-    reason: str = Field(description="conflict | bad_rows | unreadable | bad_key | invalid")
+    reason: str = Field(description="conflict | bad_rows | unreadable | replaced | bad_key | invalid")
     message: str
     good_rows: int = Field(default=0, ge=0)
     bad_rows: int = Field(default=0, ge=0)

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from adapters.aws.clients import AwsClients, error_code
-from adapters.ports import NoSuchObject, ObjectInfo
+from adapters.ports import NoSuchObject, ObjectChanged, ObjectInfo
 
 CHUNK = 1024 * 1024
 _MISSING = ("NoSuchKey", "404", "NotFound")
+_REPLACED = ("PreconditionFailed", "412")  # an If-Match on an etag the key no longer has
 
 
 class S3ObjectStore:
@@ -51,7 +52,7 @@ class S3ObjectStore:
         try:
             response = self.s3.get_object(Bucket=self.bucket, Key=key, IfMatch=f'"{etag}"')
         except Exception as exc:
-            if error_code(exc) in (*_MISSING, "PreconditionFailed", "412"):
+            if error_code(exc) in (*_MISSING, *_REPLACED):
                 return None
             raise
         sha256 = hashlib.sha256()
@@ -66,12 +67,16 @@ class S3ObjectStore:
     def read(self, key: str) -> bytes:
         return b"".join(self.stream(key))
 
-    def stream(self, key: str) -> Iterator[bytes]:
+    def stream(self, key: str, etag: str | None = None) -> Iterator[bytes]:
+        # If-Match: S3 refuses the read once another upload replaced the one asked for.
+        condition = {"IfMatch": f'"{etag}"'} if etag is not None else {}
         try:
-            response = self.s3.get_object(Bucket=self.bucket, Key=key)
+            response = self.s3.get_object(Bucket=self.bucket, Key=key, **condition)
         except Exception as exc:
             if error_code(exc) in _MISSING:
                 raise NoSuchObject(key) from None
+            if error_code(exc) in _REPLACED:
+                raise ObjectChanged(key) from None
             raise
         body = response["Body"]
         try:

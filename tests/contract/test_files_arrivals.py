@@ -104,3 +104,51 @@ def test_given_a_notification_for_an_upload_already_replaced_then_only_the_repla
     record = ports.table.file(KEY)
     assert record is not None and (record.etag, record.digest) == (current.etag, hashlib.sha256(ROWS).hexdigest())
     assert files_events(backend, [replaced.etag, current.etag]) == [f"arrived {current.etag}"]
+
+
+def announce(backend: Backend) -> tuple[ObjectInfo, Envelope]:
+    """A file stored and announced (FileArrived), not yet handled by ingest."""
+    info, notice = upload_by_another_tool(backend, ROWS)
+    files.handle(backend.ports, notice)
+    record = backend.ports.table.file(KEY)
+    assert record is not None
+    arrived = FileArrived(
+        key=KEY, kind="inventory", etag=info.etag, size=info.size, arrived_at=T0, sequence=record.sequence
+    )
+    return info, new_event(arrived, source=files.SOURCE, id_parts=(KEY, info.etag))
+
+
+def test_given_a_file_replaced_by_other_content_before_ingest_then_neither_is_applied_and_it_says_so(
+    backend: Backend,
+) -> None:
+    ports = backend.ports
+    # GIVEN a file announced but not yet applied
+    _, arrived = announce(backend)
+    # WHEN another tool stores different content under the key (refused as a conflict) before ingest runs
+    changed, changed_notice = upload_by_another_tool(backend, CHANGED)
+    files.handle(ports, changed_notice)
+    ingest.handle(ports, arrived)
+    ingest.handle(ports, arrived)  # and the event comes twice
+    # THEN the refused content is not applied under the first file's name, nor anything else
+    assert levels(backend) == {}
+    record = ports.table.file(KEY)
+    assert record is not None and (record.status, record.reason) == ("rejected", "replaced")
+    assert "store the content you want under a new name" in record.message
+    # AND purchasing hears of both: the conflict and why the first file was not applied
+    delivered = set(backend.delivered())
+    assert deterministic_id("FileRejected", KEY, changed.etag, "conflict") in delivered
+    assert deterministic_id("FileRejected", KEY, "replaced") in delivered
+
+
+def test_given_the_same_bytes_stored_again_before_ingest_then_the_file_is_applied_once(backend: Backend) -> None:
+    ports = backend.ports
+    # GIVEN a file announced but not yet applied
+    _, arrived = announce(backend)
+    # WHEN another tool stores the same bytes again (a new etag on S3) before ingest runs
+    _, again_notice = upload_by_another_tool(backend, ROWS)
+    files.handle(ports, again_notice)
+    ingest.handle(ports, arrived)
+    # THEN the file is applied, once
+    assert levels(backend) == {"a123v5": 12, "d23x56": 4}
+    record = ports.table.file(KEY)
+    assert record is not None and record.status == "applied"
