@@ -40,6 +40,8 @@ NOT_APPLIED = "not_applied"
 RECONCILIATION = "reconciliation_mismatch"
 UNREADABLE = "unreadable_file"
 MISSING_OBJECT = "missing_object"
+# Another tool stored other content under the key after it arrived: the levels hold the first.
+REPLACED_OBJECT = "replaced_object"
 
 # Every finding is counted; at most this many per run are kept in detail (report, CSV), so a file
 # with a million bad rows cannot blow up the state store. The ledger keeps every bad row anyway.

@@ -29,14 +29,16 @@ from datetime import datetime, timedelta
 from itertools import dropwhile
 from typing import Any, Protocol, TextIO
 
-from adapters.ports import FileRecord, NoSuchObject, Ports
+from adapters.ports import FileRecord, NoSuchObject, ObjectChanged, Ports
 from adapters.settings import Settings
 from events import new_event
 from events.models import Finding, ValidationCompleted
+from services.files.logic import stored_upload
 from services.ingest.parsing import BadRow, Row, UnusableFile, inventory_bytes, parse_inventory
 from validator.checks import (
     DEFAULT_DUP_WINDOW_DAYS,
     MISSING_OBJECT,
+    REPLACED_OBJECT,
     UNREADABLE,
     RowCheck,
     SlowCheck,
@@ -381,7 +383,11 @@ class _Runner:
         batch = 1 if row_checks else 1024
         key = record.key
         try:
-            source = inventory_bytes(lambda: self.ports.objects.stream(key))
+            # The upload the ledger applied (or the same bytes stored again), not whatever the key holds now.
+            opener = stored_upload(self.ports, key, record.etag, record.digest)
+            if opener is None:
+                raise ObjectChanged(key)
+            source = inventory_bytes(opener)
             items: Iterator[Row | BadRow] = iter(parse_inventory(source))
             if current.line:  # resuming: rows up to the checkpoint's line are done
                 skip_to = current.line
@@ -406,6 +412,12 @@ class _Runner:
             checks.add(UNREADABLE, None, f"{exc} (ledger status {record.status!r})")
         except NoSuchObject:
             checks.add(MISSING_OBJECT, None, f"the object is not in the bucket (ledger status {record.status!r})")
+        except ObjectChanged:
+            checks.add(
+                REPLACED_OBJECT,
+                None,
+                f"the key holds other content than the file the ledger recorded (ledger status {record.status!r})",
+            )
         else:
             checks.end_file(record)
         findings = checks.finding_count - current.findings_before

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container, Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 from adapters.content import content_digest
-from adapters.ports import ObjectInfo, ObjectStore, Ports
+from adapters.ports import NoSuchObject, ObjectInfo, ObjectStore, Ports
 from events import Envelope, deterministic_id, new_event
 from events.models import FileArrived, FileRejected
 from events.rules import INVENTORY_PREFIX, THRESHOLDS_PREFIX
@@ -75,6 +75,18 @@ def _holds(ports: Ports, key: str, sha256: str, size: int) -> bool:
     if existing is None or existing.size != size:
         return False
     return ports.objects.digest(key, existing.etag) == sha256
+
+
+def stored_upload(ports: Ports, key: str, etag: str, digest: str) -> Callable[[], Iterator[bytes]] | None:
+    """How to read the upload `etag` of `key`, or the same bytes stored again under another etag (the
+    ledger's `digest` says so); None when the key now holds other content. Raises NoSuchObject when it
+    holds nothing. The reads are conditional (ObjectChanged if another upload lands meanwhile)."""
+    current = ports.objects.head(key)
+    if current is None:
+        raise NoSuchObject(key)
+    if current.etag != etag and not (digest and ports.objects.digest(key, current.etag) == digest):
+        return None
+    return lambda: ports.objects.stream(key, etag=current.etag)
 
 
 def handle(ports: Ports, event: Envelope) -> None:

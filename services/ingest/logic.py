@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from adapters.ports import BadRowRecord, FileStats, ObjectChanged, PairDelta, PairOutcome, Ports
+from adapters.ports import BadRowRecord, FileStats, PairDelta, PairOutcome, Ports
 from events import Envelope, new_event
 from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_raw_event
 from events.models import FileArrived, FileRejected
+from services.files.logic import stored_upload
 from services.ingest.parsing import PairSums, UnusableFile, inventory_bytes, sum_inventory
 
 SOURCE = "inventory.ingest"
@@ -43,13 +44,16 @@ def handle(ports: Ports, event: Envelope) -> None:
     record = ports.table.file(key)
     if record is not None and record.status in ("applied", "rejected"):
         return
+    # Exactly the upload announced (or the same bytes stored again): another tool may have stored other
+    # content under the key since, which the files service refused, and which must not be applied here.
+    opener = stored_upload(ports, key, arrived.etag, record.digest if record is not None else "")
+    if opener is None:
+        reject_file(ports, key, "replaced", REPLACED, event.id)
+        return
     try:
-        parsed = read_announced(ports, key, arrived.etag)
+        parsed = parse_file(key, opener)
     except UnusableFile as exc:
         reject_file(ports, key, "unreadable", str(exc), event.id)
-        return
-    if parsed is None:
-        reject_file(ports, key, "replaced", REPLACED, event.id)
         return
     stats = FileStats(good_rows=parsed.good_rows, bad_rows=len(parsed.bad_rows), applied_total=parsed.total)
     with ports.table.transaction():
@@ -67,27 +71,6 @@ REPLACED = (
     "another upload with different content replaced this file before it was applied (that one was refused "
     "as a conflict), so nothing of either was applied: store the content you want under a new name"
 )
-
-
-def read_announced(ports: Ports, key: str, etag: str) -> ParsedFile | None:
-    """The content FileArrived announced, parsed; None when it is gone.
-
-    Another tool may store the key again before ingest runs. Reading whatever the key holds then would
-    apply content the files service refused as a conflict, under this file's identity. The same bytes
-    stored again (a new etag under SSE-KMS) are still this file: the ledger's digest says so.
-    """
-    try:
-        return parse_file(key, lambda: ports.objects.stream(key, etag=etag))
-    except ObjectChanged:
-        pass
-    current = ports.objects.head(key)
-    record = ports.table.file(key)
-    if current is None or record is None or not record.digest:
-        return None
-    if ports.objects.digest(key, current.etag) != record.digest:
-        return None
-    # Replaced again meanwhile: ObjectChanged reaches the delivery, which retries the event.
-    return parse_file(key, lambda: ports.objects.stream(key, etag=current.etag))
 
 
 def drain(by_warehouse: dict[str, dict[str, list[Any]]]) -> Iterator[PairDelta]:

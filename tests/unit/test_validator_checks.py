@@ -183,6 +183,30 @@ def test_unreadable_file(tmp_path):
     assert "ledger status 'rejected'" in report(rt, summary)["findings_list"][0]["message"]
 
 
+def test_a_file_overwritten_after_it_was_applied_is_reported_not_checked_as_if_applied(tmp_path):
+    # GIVEN a file applied, then other content stored under its key by another tool (bypassing `put`,
+    # whose conflict check would refuse it; the files service refuses it as a conflict)
+    rt = runtime(tmp_path)
+    key = day_key(15, "a_inventory.csv")
+    put(rt, key, tsv("2021-02-15T10:00:00Z|W1|i1|Mug|5"))
+    rt.ports.objects.put(key, tsv("2021-02-15T10:00:00Z|W1|i1|Mug|500"))
+    # WHEN the validator runs
+    summary = validate(rt)
+    # THEN it says the key holds other content, instead of a reconciliation mismatch against the ledger
+    assert kinds(rt, summary) == [("replaced_object", key, None)]
+    assert "other content than the file the ledger recorded" in report(rt, summary)["findings_list"][0]["message"]
+
+
+def test_a_file_stored_again_with_the_same_bytes_is_checked_as_usual(tmp_path):
+    rt = runtime(tmp_path)
+    key = day_key(15, "a_inventory.csv")
+    data = tsv("2021-02-15T10:00:00Z|W1|i1|Mug|5")
+    put(rt, key, data)
+    rt.ports.objects.put(key, data)
+    summary = validate(rt)
+    assert summary.transactions == 1 and kinds(rt, summary) == []
+
+
 def test_duplicate_keys_older_than_the_window_are_pruned_and_saved_as_deletions():
     # GIVEN a transaction seen in a file of Feb 1
     c = TransactionChecks("run", dup_window_days=7)
