@@ -16,8 +16,6 @@ import typer
 from adapters.limits import LEVEL_BOUND
 
 if TYPE_CHECKING:
-    from datetime import date
-
     from adapters.ports import Ports
     from local.cli_aws import AwsRuntime
     from local.wiring import LocalRuntime
@@ -173,9 +171,7 @@ def put(
     key: Annotated[str | None, typer.Option("--key", help="Object key (default: derived from the file name).")] = None,
 ) -> None:
     """Store a file in the bucket; `process` then applies it."""
-    from datetime import UTC, datetime
-
-    from services.files.keys import key_for_upload
+    from services.files.keys import day_of, key_for_upload
     from services.files.logic import FileConflict, upload
 
     st = state(ctx)
@@ -184,9 +180,9 @@ def put(
     if path.is_dir():
         if key:
             raise UserError("--key applies to a single file, not a folder")
-        uploads = _folder_uploads(path, datetime.now(UTC).date())
+        uploads = _folder_uploads(path)
     else:
-        uploads = [(path, key or key_for_upload(path.name, datetime.now(UTC).date()))]
+        uploads = [(path, key or key_for_upload(path.name, day_of(path.stat().st_mtime)))]
     stored: list[dict[str, object]] = []
     conflicts: list[str] = []
     for file_path, file_key in uploads:
@@ -206,12 +202,12 @@ def put(
         raise UserError(f"{len(stored)} stored, {len(conflicts)} refused: {conflicts[0]}{more}")
 
 
-def _folder_uploads(folder: Path, today: date) -> list[tuple[Path, str]]:
+def _folder_uploads(folder: Path) -> list[tuple[Path, str]]:
     """A folder's files with their keys; UserError, before anything is stored, if any key is unusable.
 
     A file laid out under a prefix keeps its path as key; any other gets the key `put FILE` would give it.
     """
-    from services.files.keys import BadKey, key_in_folder
+    from services.files.keys import BadKey, day_of, key_in_folder
 
     # Hidden files (.DS_Store, ._x from macOS, .git/...) are not uploads, as in serve's inbox.
     files = [
@@ -224,7 +220,8 @@ def _folder_uploads(folder: Path, today: date) -> list[tuple[Path, str]]:
     uploads, refused = [], []
     for file_path in files:
         try:
-            uploads.append((file_path, key_in_folder(file_path.relative_to(folder).as_posix(), today)))
+            relative = file_path.relative_to(folder).as_posix()
+            uploads.append((file_path, key_in_folder(relative, day_of(file_path.stat().st_mtime))))
         except BadKey as exc:
             refused.append(str(exc))
     if refused:
@@ -411,6 +408,12 @@ def main(argv: list[str] | None = None) -> None:
             if type(exc).__name__ == "NoArgsIsHelpError":
                 sys.stderr.write(_ctx_help(exc))
                 sys.exit(2)
+            option = str(getattr(exc, "option_name", "") or "")
+            if type(exc).__name__ == "NoSuchOption" and option.startswith("--") and any(c.isspace() for c in option):
+                # not an option at all: an argument that starts with "--", such as SQL that opens with a comment
+                sys.stderr.write("error: an argument that starts with '--' (an SQL comment?) goes after a lone --: ")
+                sys.stderr.write("inventory sql -- '-- …'\n")
+                sys.exit(2)
             sys.stderr.write(f"error: {_usage_message(exc.format_message())}\n")  # type: ignore[attr-defined]
             sys.exit(getattr(exc, "exit_code", 2))
         message = _user_message(exc)
@@ -423,9 +426,6 @@ def main(argv: list[str] | None = None) -> None:
 def _usage_message(text: str) -> str:
     """click's message on one line, without pydantic's "Value error, " prefix; a date that has the right
     shape but does not exist (2021-02-30) is called what it is, not a mismatch of the format."""
-    if text.startswith("No such option: --") and any(c.isspace() for c in text.removeprefix("No such option: ")):
-        # an argument that only looks like an option: SQL that starts with a comment
-        return "an argument that starts with '--' (an SQL comment?) goes after a lone --: inventory sql -- '-- …'"
     line = " ".join(text.split()).replace("Value error, ", "")
     return re.sub(
         r"'([^']*)' does not match the formats? '%Y-%m-%d'\.?",

@@ -16,14 +16,14 @@ import signal
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from adapters.settings import Settings
 from local.delivery import DeliveryStats, deliver_once
 from local.wiring import LocalRuntime
-from services.files.keys import BadKey, key_in_folder
+from services.files.keys import BadKey, day_of, key_in_folder
 from services.files.logic import FileConflict, upload
 
 log = logging.getLogger("inventory.serve")
@@ -135,7 +135,7 @@ class Server:
                 continue
             relative = path.relative_to(self.inbox).as_posix()
             try:
-                stored += self._take(path, relative)
+                stored += self._take(path, relative, day_of(stat.st_mtime))
             except FileNotFoundError:
                 if path.exists():
                     raise  # something else is missing: not a file that went away
@@ -146,23 +146,29 @@ class Server:
     def _listing(self) -> list[Path]:
         """The inbox's files but hidden ones, sorted; a folder removed meanwhile is passed over (os.walk
         ignores it, where Path.rglob raises)."""
-        return sorted(
-            Path(folder, name)
-            for folder, _, names in os.walk(self.inbox)
-            for name in names
-            if not name.startswith(".") and os.path.isfile(os.path.join(folder, name))
-        )
+        found = []
+        for folder, folders, names in os.walk(self.inbox):
+            # Hidden folders (.git, .Trash-1000, a sync tool's temp folder) hold no uploads, as for `put FOLDER`.
+            folders[:] = [f for f in folders if not f.startswith(".")]
+            found += [Path(folder, n) for n in names if not n.startswith(".") and os.path.isfile(Path(folder, n))]
+        return sorted(found)
 
-    def _take(self, path: Path, relative: str) -> int:
-        """Store one settled inbox file, or set it aside if refused; 1 if it was stored."""
+    def _take(self, path: Path, relative: str, day: date) -> int:
+        """Store one settled inbox file, or set it aside if refused; 1 if it was stored.
+
+        `day` dates a file whose name has no stamp: its modification day, so the same file taken again
+        (after a crash, even past midnight) gets the same key and changes nothing."""
         try:
-            upload(self.runtime.ports, key_in_folder(relative, self.now().date()), path)
+            upload(self.runtime.ports, key_in_folder(relative, day), path)
         except (BadKey, FileConflict) as exc:
             self._set_aside(path, relative, str(exc))
             return 0
         # The object is stored and announced before the inbox copy goes, so a crash here only means the
-        # same content is put again, which is harmless.
-        path.unlink(missing_ok=True)
+        # same content is put again under the same key, which changes nothing.
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as exc:  # a drop folder we may read but not clean: it is taken again, harmlessly
+            log.warning("stored %s but cannot remove it from the inbox: %s", relative, exc)
         return 1
 
     def _set_aside(self, path: Path, relative: str, reason: str) -> None:

@@ -131,8 +131,16 @@ def key_date(key: str) -> date | None:
     return stamp.date() if stamp else None
 
 
+def day_of(mtime: float) -> date:
+    """The UTC day of a file's modification time: the date of a file whose name carries no stamp. Not the
+    day it is put: a file put again (after a crash, or on another day) must get the same key, or the
+    same content would be applied twice under two keys."""
+    return datetime.fromtimestamp(mtime, UTC).date()
+
+
 def key_for_upload(filename: str, today: date) -> str:
-    """The bucket key for a local file: prefix by kind, dated by the file's stamp or else `today`.
+    """The bucket key for a local file: prefix by kind, dated by the file's stamp or else `today` (the
+    callers pass `day_of` the file's modification time).
 
     Only the last path component of `filename` is used.
     """

@@ -77,6 +77,18 @@ def _holds(ports: Ports, key: str, sha256: str, size: int) -> bool:
     return ports.objects.digest(key, existing.etag) == sha256
 
 
+REPLACED_MESSAGE = (
+    "another upload replaced this file before it was applied (an upload with other content is refused as a "
+    "conflict), so nothing of it was applied: store the content you want under a new name"
+)
+
+
+GONE_BEFORE_READ = (
+    "this upload was replaced or deleted before it could be read, so it was not applied; "
+    "whatever the key holds now arrives on its own"
+)
+
+
 def stored_upload(ports: Ports, key: str, etag: str, digest: str) -> Callable[[], Iterator[bytes]] | None:
     """How to read the upload `etag` of `key`, or the same bytes stored again under another etag (the
     ledger's `digest` says so); None when the key now holds other content. Raises NoSuchObject when it
@@ -122,8 +134,10 @@ def handle(ports: Ports, event: Envelope) -> None:
             # bytes gets a new etag under SSE-KMS. So each upload the ledger does not hold is read once.
             found = ports.objects.digest(key, etag)
             if found is None:
-                # Replaced or deleted since S3 announced it: the replacement is announced on its own, and
-                # content no longer in the store can never be applied.
+                # Replaced or deleted since S3 announced it: this upload can no longer be read, so it is
+                # never applied; say so (the replacement, if any, is announced on its own).
+                gone = FileRejected(key=key, kind=kind, reason="replaced", message=GONE_BEFORE_READ)
+                ports.bus.publish([new_event(gone, source=SOURCE, id_parts=(key, etag, "replaced"))])
                 return
             digest = found
         arrival = ports.table.record_arrival(key, kind, etag, size, event.time, digest=digest)

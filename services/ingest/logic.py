@@ -12,7 +12,7 @@ from events import Envelope, new_event
 from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_raw_event
 from events.models import FileArrived, FileRejected
-from services.files.logic import stored_upload
+from services.files.logic import REPLACED_MESSAGE, stored_upload
 from services.ingest.parsing import PairSums, UnusableFile, inventory_bytes, sum_inventory
 
 SOURCE = "inventory.ingest"
@@ -48,7 +48,7 @@ def handle(ports: Ports, event: Envelope) -> None:
     # content under the key since, which the files service refused, and which must not be applied here.
     opener = stored_upload(ports, key, arrived.etag, record.digest if record is not None else "")
     if opener is None:
-        reject_file(ports, key, "replaced", REPLACED, event.id)
+        reject_file(ports, key, "replaced", REPLACED_MESSAGE, event.id)
         return
     try:
         parsed = parse_file(key, opener)
@@ -65,12 +65,6 @@ def handle(ports: Ports, event: Envelope) -> None:
         ports.bus.publish(stock_changed_events(key, outcomes, event.time))
         if parsed.bad_rows:
             ports.bus.publish(bad_rows_events(key, parsed.bad_rows, stats, event.time))
-
-
-REPLACED = (
-    "another upload with different content replaced this file before it was applied (that one was refused "
-    "as a conflict), so nothing of either was applied: store the content you want under a new name"
-)
 
 
 def drain(by_warehouse: dict[str, dict[str, list[Any]]]) -> Iterator[PairDelta]:

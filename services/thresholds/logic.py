@@ -6,6 +6,7 @@ from adapters.ports import Ports
 from events import Envelope, new_event
 from events.batching import chunk_by_size
 from events.models import FileArrived, FileRejected, ThresholdsUpdated
+from services.files.logic import REPLACED_MESSAGE, stored_upload
 from services.thresholds.parsing import MAX_THRESHOLDS_BYTES, InvalidThresholds, parse_thresholds
 
 SOURCE = "inventory.thresholds"
@@ -22,13 +23,14 @@ def handle(ports: Ports, event: Envelope) -> None:
     try:
         if arrived.size > MAX_THRESHOLDS_BYTES:
             raise InvalidThresholds(f"file is {arrived.size} bytes; the limit is {MAX_THRESHOLDS_BYTES}")
-        values = parse_thresholds(ports.objects.read(key))
+        # Exactly the upload announced: other content stored since was refused as a conflict.
+        opener = stored_upload(ports, key, arrived.etag, record.digest if record is not None else "")
+        if opener is None:
+            _reject(ports, key, "replaced", REPLACED_MESSAGE, event.id)
+            return
+        values = parse_thresholds(b"".join(opener()))
     except InvalidThresholds as exc:
-        with ports.table.transaction():
-            if ports.table.first_delivery("thresholds", event.id):
-                ports.table.mark_rejected(key, "invalid", str(exc))
-                detail = FileRejected(key=key, kind="thresholds", reason="invalid", message=str(exc))
-                ports.bus.publish([new_event(detail, source=SOURCE, id_parts=(key, "invalid"))])
+        _reject(ports, key, "invalid", str(exc), event.id)
         return
     with ports.table.transaction():
         if not ports.table.first_delivery("thresholds", event.id):
@@ -37,6 +39,14 @@ def handle(ports: Ports, event: Envelope) -> None:
         if changes is None:
             return
         ports.bus.publish(updated_events(key, changes, ports.table.default_threshold))
+
+
+def _reject(ports: Ports, key: str, reason: str, message: str, cause_id: str) -> None:
+    with ports.table.transaction():
+        if ports.table.first_delivery("thresholds", cause_id):
+            ports.table.mark_rejected(key, reason, message)
+            detail = FileRejected(key=key, kind="thresholds", reason=reason, message=message)
+            ports.bus.publish([new_event(detail, source=SOURCE, id_parts=(key, reason))])
 
 
 def apply_default_threshold(ports: Ports) -> list[Envelope]:

@@ -104,6 +104,9 @@ def test_given_a_notification_for_an_upload_already_replaced_then_only_the_repla
     record = ports.table.file(KEY)
     assert record is not None and (record.etag, record.digest) == (current.etag, hashlib.sha256(ROWS).hexdigest())
     assert files_events(backend, [replaced.etag, current.etag]) == [f"arrived {current.etag}"]
+    # AND the upload that could not be read is reported, not dropped in silence (once, whatever the retries)
+    files.handle(ports, replaced_notice)
+    assert deterministic_id("FileRejected", KEY, replaced.etag, "replaced") in set(backend.delivered())
 
 
 def announce(backend: Backend) -> tuple[ObjectInfo, Envelope]:

@@ -125,6 +125,8 @@ def test_generated_data_with_bad_rows_crlf_bom_and_a_file_put_twice_gives_exact_
         (["--format", "xml", "report", "restock"], "Invalid value for '--format': 'xml' is not one of"),
         # SQL that starts with a comment looks like an option to the argument parser
         (["sql", "-- top movers\nSELECT 1"], "goes after a lone --: inventory sql -- '-- …'"),
+        # a mistyped option keeps click's own message and suggestion
+        (["report", "warehouse", "W", "--min-levle", "5"], "--min-levle (Possible options: --min-level)"),
         # a home that is a file
         (["--home", "/etc/passwd", "report", "restock"], "not a directory: /etc/passwd"),
     ],

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -140,4 +140,44 @@ def test_a_folder_that_goes_away_while_the_inbox_is_listed_is_passed_over(
     server.scan_inbox()
     # THEN the scan goes on with the files still there and takes them
     assert server.scan_inbox() == 1
+    runtime.close()
+
+
+def test_a_file_without_a_stamp_taken_again_after_midnight_keeps_its_key_and_counts_once(
+    tmp_path: Path, clock: list[float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a file whose name carries no date, last written at 23:59:59 UTC on 2 January
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0))
+    server = Server(runtime)
+    path = server.inbox / "inventory.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + "2024-01-02T23:00:00Z\tW\ta1\tA\t7\n")
+    written = datetime(2024, 1, 2, 23, 59, 59, tzinfo=UTC).timestamp()
+    os.utime(path, (written, written))
+    # WHEN it is taken, but the inbox copy survives (a crash, or a drop folder that cannot be cleaned)
+    monkeypatch.setattr(Path, "unlink", lambda self, missing_ok=False: None)
+    assert server.scan_inbox() == 0 and server.scan_inbox() == 1
+    # AND it is taken again after midnight
+    monkeypatch.setattr(server, "now", lambda: datetime(2024, 1, 3, 0, 0, 5, tzinfo=UTC))
+    clock[0] += 1
+    server.scan_inbox()
+    server.scan_inbox()
+    run_until_idle(runtime.ports, runtime.bus)
+    # THEN it has one key, dated by the day it was written, and its rows count once
+    keys = [info.key for info in runtime.ports.objects.list("inventory_files/")]
+    assert keys == ["inventory_files/2024/01/02/inventory.csv"]
+    assert item_report(runtime.ports.table, "a1")["total"] == 7
+    runtime.close()
+
+
+def test_hidden_folders_in_the_inbox_are_not_uploads(tmp_path: Path, clock: list[float]) -> None:
+    # GIVEN a file that looks like an upload inside a hidden folder (.git, a sync tool's temp folder)
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0))
+    server = Server(runtime)
+    hidden = server.inbox / ".sync-tmp" / "20210215120000_inventory.csv"
+    hidden.parent.mkdir(parents=True)
+    hidden.write_text(HEADER + "2021-02-15T12:00:00Z\tW\ta1\tA\t1\n")
+    # WHEN the inbox is scanned THEN it is left alone
+    assert server.scan_inbox() == 0 and server.scan_inbox() == 0
+    assert hidden.exists() and list(runtime.ports.objects.list("inventory_files/")) == []
     runtime.close()
