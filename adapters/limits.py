@@ -21,6 +21,8 @@ MAX_NAME_BYTES = 500
 # The highest restock threshold, from a thresholds file or as the default: a billion items is beyond any
 # warehouse, and sums of levels stay far from int64.
 MAX_THRESHOLD = 1_000_000_000
+# A row's StockLevelChange, either way: ingest, the validator, `inventory sql` and the Athena view agree.
+MAX_CHANGE = 1_000_000_000
 
 # Deliveries of one event before it is dead-lettered, and the first retry's delay: beyond these the
 # backoff arithmetic overflows long before it means anything.

@@ -223,6 +223,15 @@ class QueueConsumer(Construct):
         alarm_on_lost_deliveries(self, "DeliveryAlarm", rules, self.rules, shared, service)
 
 
+# How to get lost deliveries back: the custom bus's events are archived; S3's on the default bus are not,
+# but storing an object again over itself announces it anew (the files service takes it for a duplicate
+# of what it already recorded, and records what it missed).
+_RECOVER = {
+    False: "replay them from the bus archive (aws events start-replay)",
+    True: "announce the objects again: aws s3 cp s3://BUCKET/KEY s3://BUCKET/KEY --metadata-directive REPLACE",
+}
+
+
 def alarm_on_lost_deliveries(
     scope: Construct,
     construct_id: str,
@@ -252,7 +261,7 @@ def alarm_on_lost_deliveries(
         scope,
         construct_id,
         alarm_description=f"EventBridge could deliver events neither to {service}'s queue nor to its "
-        "dead-letter queue (check the key policy and the queues); replay them from the bus archive",
+        f"dead-letter queue (check the key policy and the queues); {_RECOVER[service == 'files']}",
         metric=cloudwatch.MathExpression(
             expression=" + ".join(f"FILL({m}, 0)" for m in metrics),
             using_metrics=metrics,

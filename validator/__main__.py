@@ -72,10 +72,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
         every = int(env.get("INVENTORY_CHECKPOINT_EVERY") or 1000)
     except (SettingsError, ValueError) as exc:
         return _fail(str(exc))
-    ports, dynamodb = build_ports(settings, env)
-    state = DynamoValidatorState(env["INVENTORY_TABLE"], dynamodb)
     with stop_on_sigterm() as stop:
         try:
+            ports, dynamodb = build_ports(settings, env)
+            state = DynamoValidatorState(env["INVENTORY_TABLE"], dynamodb)
             summary = run_validation(
                 ports, state, settings, checkpoint_every=every, progress=JsonLogProgress(), stop=stop
             )

@@ -176,7 +176,8 @@ def alarm_on_failed_runs(scope: Construct, construct_id: str, task_logs: logs.IL
         f"{construct_id}Filter",
         log_group=task_logs,
         filter_pattern=logs.FilterPattern.string_value("$.level", "=", "ERROR"),
-        metric_namespace=METRIC_NAMESPACE,
+        # One namespace per stack: two stacks in one account must not set off each other's alarm.
+        metric_namespace=f"{METRIC_NAMESPACE}/{Stack.of(scope).stack_name}",
         metric_name="ValidatorErrors",
         metric_value="1",
     )

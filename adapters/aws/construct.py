@@ -19,6 +19,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from adapters.aws.names import TABLE_INDEXES, TTL_ATTRIBUTE
+from adapters.limits import MAX_CHANGE
 from events.rules import INVENTORY_PREFIX
 from services.construct import acknowledge
 
@@ -114,11 +115,14 @@ VIEW_COLUMNS = (
 )
 
 
-# StockLevelChange as ingest reads it: an integer, or a whole number with decimal zeros ("5.0", as pandas
-# writes an integer column with a NaN in it), an optional sign; anything else is NULL, as it is a bad row.
+# StockLevelChange as ingest reads it: trimmed, unquoted, an integer or a whole number with decimal zeros
+# ("5.0", as pandas writes an integer column with a NaN in it), with an optional sign, at most 1e9 either
+# way; anything else is NULL, as it is a bad row there.
+_CHANGE_TEXT = "trim(regexp_replace(trim(change), '^\"(.*)\"$', '$1'))"
+_CHANGE_INT = f"try(CAST(split_part(regexp_replace({_CHANGE_TEXT}, '^\\+', ''), '.', 1) AS bigint))"
 CHANGE_SQL = (
-    "CASE WHEN regexp_like(trim(change), '^[+-]?[0-9]+(\\.0+)?$') "
-    "THEN try(CAST(split_part(regexp_replace(trim(change), '^\\+', ''), '.', 1) AS integer)) END"
+    f"CASE WHEN regexp_like({_CHANGE_TEXT}, '^[+-]?[0-9]+(\\.0+)?$') AND abs({_CHANGE_INT}) <= {MAX_CHANGE} "
+    f"THEN CAST({_CHANGE_INT} AS integer) END"
 )
 
 

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from adapters.limits import MAX_NAME_BYTES, MAX_NAME_CHARS
+from adapters.limits import MAX_CHANGE, MAX_NAME_BYTES, MAX_NAME_CHARS
 
 MAX_LINE_BYTES = 64 * 1024
-MAX_CHANGE = 1_000_000_000
 RAW_CHARS = 500
 VALUE_CHARS = 50
 

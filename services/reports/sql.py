@@ -25,7 +25,7 @@ from typing import Any
 
 import duckdb
 
-from adapters.ports import FileRecord, ObjectInfo, ObjectStore, StockTable
+from adapters.ports import FileRecord, ObjectChanged, ObjectInfo, ObjectStore, StockTable
 from events.rules import INVENTORY_PREFIX
 from services.files.keys import is_data_key, key_date
 from services.ingest.parsing import BadRow, UnusableFile, inventory_bytes, parse_inventory
@@ -150,7 +150,7 @@ def load(
     loader = _Loader(con, batch_rows)
     for info in selection.applied:
         stats.files += 1
-        loader.load_file(info.key, objects, stats)
+        loader.load_file(info, objects, stats)
     for record in selection.rejected:
         # Ingest could not read the file at all and applied nothing: one rejected "row" without a line
         # number, with ingest's own sentence, so it is not silently missing. Not parsed again.
@@ -173,12 +173,14 @@ class _Loader:
         self.good: list[tuple[Any, ...]] = []
         self.bad: list[tuple[Any, ...]] = []
 
-    def load_file(self, key: str, objects: ObjectStore, stats: LoadStats) -> None:
+    def load_file(self, info: ObjectInfo, objects: ObjectStore, stats: LoadStats) -> None:
+        key = info.key
         day = key_date(key)
         year, month, dom = (day.year, day.month, day.day) if day else (None, None, None)
         good, bad = self.good, self.bad
         try:
-            for row in parse_inventory(inventory_bytes(lambda: objects.stream(key))):
+            # The upload selected, not one that replaced it since: ObjectChanged comes before any row.
+            for row in parse_inventory(inventory_bytes(lambda: objects.stream(key, etag=info.etag))):
                 if isinstance(row, BadRow):
                     bad.append((key, row.line, row.reason, row.raw))
                     stats.bad_rows += 1
@@ -189,6 +191,8 @@ class _Loader:
                 stats.good_rows += 1
                 if len(good) >= self.batch_rows:
                     self._copy(self.good, "_transactions")
+        except ObjectChanged:
+            stats.changed += 1  # replaced between the listing and the read: left out, as select_files would
         except UnusableFile as exc:
             # Raised before any row is yielded, so nothing of the file was loaded (ingest applied nothing).
             # It shows as one rejected "row" without a line number, so it is not silently missing.

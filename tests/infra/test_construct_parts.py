@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from adapters.aws.construct import CHANGE_SQL, analytics_name, presto_view_text, transactions_view_sql
 from app import StackSettings, load_context
 from events.construct import published_schemas, to_draft4
-from services.ingest.parsing import _check_change
+from services.ingest.parsing import Row, parse_inventory
 from services.notify.construct import ses_identities
 
 
@@ -94,13 +94,28 @@ def test_each_stack_gets_its_own_glue_database_and_athena_workgroup() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["5", "-3", "+7", "007", "5.0", "-3.00", "+7.0", "5.5", "1e3", "5.", ".0", "nan", "5,0", "", "--5", "٣"]
+    "text",
+    [
+        *["5", "-3", "+7", "007", "5.0", "-3.00", "+7.0", " 5 ", '"5"', '"5.0"', "1000000000", "-1000000000"],
+        *["1000000001", "1500000000", "2147483648", "1000000001.0", "5.5", "1e3", "5.", ".0", "nan", "5,0", ""],
+        *["--5", "٣", '"5"x'],
+    ],
 )
 def test_athenas_change_is_an_integer_exactly_where_ingest_reads_one(text: str) -> None:
-    # GIVEN the view's SQL for `change` (Athena runs it; here its pattern runs in Python's re, which
-    # reads this one the same) WHEN a field is one ingest accepts THEN the view gives the same integer
-    (pattern,) = re.findall(r"regexp_like\(trim\(change\), '([^']+)'\)", CHANGE_SQL)
-    parsed = _check_change(text)
-    assert (re.match(pattern, text) is not None) == isinstance(parsed, int)
-    if isinstance(parsed, int):
-        assert int(text.removeprefix("+").split(".")[0]) == parsed  # what split_part + CAST compute
+    # GIVEN the view's SQL for `change`, which Athena runs; here each step of it runs in Python: trim,
+    # unquote, the pattern (Python's re reads it the same), the sign, split_part, and the bound
+    def view(change: str) -> int | None:
+        (unquote,) = set(re.findall(r"regexp_replace\(trim\(change\), '([^']+)', '\$1'\)", CHANGE_SQL))
+        (pattern,) = set(re.findall(r"\), '(\^\[\+-\][^']+)'\)", CHANGE_SQL))
+        (bound,) = re.findall(r"<= (\d+)", CHANGE_SQL)
+        cleaned = re.sub(unquote, r"\1", change.strip()).strip()
+        if not re.match(pattern, cleaned):
+            return None
+        value = int(cleaned.removeprefix("+").split(".")[0])
+        return value if abs(value) <= int(bound) else None
+
+    # WHEN a field is read by ingest THEN the view gives the same integer, or NULL for a bad row
+    line = f"2021-02-15T12:00:00Z\tW\ti\tN\t{text}".encode()
+    rows = list(parse_inventory([b"Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n" + line]))
+    parsed = rows[0].change if isinstance(rows[0], Row) else None
+    assert view(text) == parsed

@@ -210,6 +210,8 @@ def test_a_failed_validator_run_alarms_to_the_ops_topic(synthesized: Synthesized
     assert metric_filter["LogGroupName"] == task_logs
     assert metric_filter["FilterPattern"] == '{ $.level = "ERROR" }'
     (transformation,) = metric_filter["MetricTransformations"]
+    # per stack: a second stack's failed run must not set off this one's alarm
+    assert transformation["MetricNamespace"] == "Inventory/Inventory"
     (alarm,) = (
         p for p in synthesized.properties("AWS::CloudWatch::Alarm").values() if p.get("MetricName") == "ValidatorErrors"
     )

@@ -192,3 +192,25 @@ def test_a_file_overwritten_after_it_was_applied_is_left_out_and_counted(runtime
     # THEN the new content, which ingest never applied, is not read as if it had been, and it is counted
     assert stats.changed == 1
     assert run_query(con, f"SELECT count(*) FROM transactions WHERE file_key = '{key}'").rows == [(0,)]
+
+
+def test_a_file_overwritten_between_the_listing_and_the_read_is_left_out(
+    runtime: LocalRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an applied file that another tool overwrites just after SQL chose it (between list and read)
+    import services.reports.sql as sql
+
+    key = "inventory_files/2021/02/16/20210216100002_inventory.csv"
+    chosen = sql.select_files
+
+    def choose_then_overwrite(*args: object, **kwargs: object) -> sql.Selection:
+        selection = chosen(*args, **kwargs)  # type: ignore[arg-type]
+        runtime.ports.objects.put(key, b"Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n")
+        return selection
+
+    monkeypatch.setattr(sql, "select_files", choose_then_overwrite)
+    # WHEN SQL loads the files it chose
+    con, stats = connect(runtime.ports.objects, runtime.ports.table)
+    # THEN the replacement, which ingest never applied, is not loaded under the file's key, and it is counted
+    assert stats.changed == 1
+    assert run_query(con, f"SELECT count(*) FROM transactions WHERE file_key = '{key}'").rows == [(0,)]
