@@ -60,18 +60,31 @@ class OpsTopic(Construct):
         )
 
 
-def alarm_on_dead_letters(scope: Construct, construct_id: str, dlq: sqs.IQueue, topic: sns.ITopic, what: str) -> None:
+def alarm_on_any(
+    scope: Construct, construct_id: str, metric: cloudwatch.IMetric, topic: sns.ITopic, description: str
+) -> None:
+    """An alarm to the ops topic as soon as the metric counts one (no data is no trouble)."""
     alarm = cloudwatch.Alarm(
         scope,
         construct_id,
-        alarm_description=f"{what}: messages in {dlq.node.path}; inspect, fix, then redrive",
-        metric=dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+        alarm_description=description,
+        metric=metric,
         threshold=1,
         evaluation_periods=1,
         comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
     )
     alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
+
+
+def alarm_on_dead_letters(scope: Construct, construct_id: str, dlq: sqs.IQueue, topic: sns.ITopic, what: str) -> None:
+    alarm_on_any(
+        scope,
+        construct_id,
+        dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(5), statistic="Maximum"),
+        topic,
+        f"{what}: messages in {dlq.node.path}; inspect, fix, then redrive",
+    )
 
 
 def encrypted_queue(scope: Construct, construct_id: str, key: kms.IKey, **kwargs: object) -> sqs.Queue:
@@ -257,22 +270,18 @@ def alarm_on_lost_deliveries(
             statistic="Sum",
             period=Duration.minutes(5),
         )
-    alarm = cloudwatch.Alarm(
+    alarm_on_any(
         scope,
         construct_id,
-        alarm_description=f"EventBridge could deliver events neither to {service}'s queue nor to its "
-        f"dead-letter queue (check the key policy and the queues); {_RECOVER[service == 'files']}",
-        metric=cloudwatch.MathExpression(
+        cloudwatch.MathExpression(
             expression=" + ".join(f"FILL({m}, 0)" for m in metrics),
             using_metrics=metrics,
             period=Duration.minutes(5),
         ),
-        threshold=1,
-        evaluation_periods=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        shared.ops_topic,
+        f"EventBridge could deliver events neither to {service}'s queue nor to its "
+        f"dead-letter queue (check the key policy and the queues); {_RECOVER[service == 'files']}",
     )
-    alarm.add_alarm_action(cloudwatch_actions.SnsAction(shared.ops_topic))
 
 
 def _verbatim_pattern(rule: events.Rule, pattern: Mapping[str, object]) -> None:

@@ -11,8 +11,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_cdk import Duration, Stack, TimeZone
-from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_cloudwatch_actions as cloudwatch_actions
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
@@ -25,7 +23,7 @@ from constructs import Construct
 
 from events.rules import INVENTORY_PREFIX
 from kms.construct import encrypted_log_group
-from services.construct import Shared, acknowledge, alarm_on_dead_letters, encrypted_queue, logical_id
+from services.construct import Shared, acknowledge, alarm_on_any, alarm_on_dead_letters, encrypted_queue, logical_id
 from validator.report import PREFIX as REPORT_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -181,18 +179,13 @@ def alarm_on_failed_runs(scope: Construct, construct_id: str, task_logs: logs.IL
         metric_name="ValidatorErrors",
         metric_value="1",
     )
-    alarm = cloudwatch.Alarm(
+    alarm_on_any(
         scope,
         construct_id,
-        alarm_description="the nightly validator failed: read its task logs (level ERROR); the next run "
-        "resumes from the last checkpoint",
-        metric=errors.metric(period=Duration.minutes(5), statistic="Sum"),
-        threshold=1,
-        evaluation_periods=1,
-        comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        errors.metric(period=Duration.minutes(5), statistic="Sum"),
+        topic,
+        "the nightly validator failed: read its task logs (level ERROR); the next run resumes from the last checkpoint",
     )
-    alarm.add_alarm_action(cloudwatch_actions.SnsAction(topic))
 
 
 # What validator/__main__.py reads (TASK_ENVIRONMENT there): resource names and the slow check's delay.
