@@ -429,19 +429,14 @@ def test_get_prints_a_file_the_inbox_set_aside_by_the_name_it_was_dropped_under(
     from adapters.settings import Settings
     from local.serve import Server
     from local.wiring import bootstrap
+    from tests.inbox_support import drop_refused_twice
 
     # GIVEN two files of the same name refused by serve's inbox, kept sealed (X.enc, X.2.enc on disk)
     home = Path(cli_env["INVENTORY_HOME"])
     runtime = bootstrap(
         Settings(home=home, inbox_settle_seconds=0, master_key_file=Path(cli_env["INVENTORY_MASTER_KEY_FILE"]))
     )
-    server = Server(runtime)
-    stray = server.inbox / "elsewhere" / "notes.txt"
-    stray.parent.mkdir(parents=True)
-    for text in ("first", "second"):
-        stray.write_text(text)
-        server.scan_inbox()  # seen
-        server.scan_inbox()  # settled: refused and set aside
+    drop_refused_twice(Server(runtime))
     runtime.close()
     assert sorted(p.name for p in (home / "inbox-rejected" / "elsewhere").iterdir() if p.suffix == ".enc") == [
         "notes.txt.2.enc",

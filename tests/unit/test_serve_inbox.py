@@ -14,6 +14,7 @@ from local.delivery import run_until_idle
 from local.serve import Server
 from local.wiring import bootstrap
 from services.reports.logic import item_report
+from tests.inbox_support import drop_refused_twice
 
 KEY = "inventory_files/2021/02/15/20210215120000_inventory.csv"
 HEADER = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n"
@@ -55,13 +56,7 @@ def test_a_file_whose_copy_stalls_is_taken_only_once_it_has_been_quiet(tmp_path:
 def test_two_refused_files_of_the_same_name_are_both_kept(tmp_path: Path, clock: list[float]) -> None:
     runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0, encrypt=False))
     server = Server(runtime)
-    stray = server.inbox / "elsewhere" / "notes.txt"
-    stray.parent.mkdir(parents=True)
-    for text in ("first", "second"):
-        stray.write_text(text)
-        server.scan_inbox()  # seen
-        server.scan_inbox()  # quiet: taken, refused and set aside
-        assert not stray.exists()
+    drop_refused_twice(server)  # each is gone from the inbox once refused
     kept = sorted(p.name for p in (server.rejected / "elsewhere").iterdir())
     assert kept == ["notes.txt", "notes.txt.2", "notes.txt.2.reason.txt", "notes.txt.reason.txt"]
     folder = server.rejected / "elsewhere"
