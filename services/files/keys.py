@@ -26,6 +26,10 @@ class BadKey(ValueError):
     """The key (or file name) cannot be used; str(exc) is one clear sentence."""
 
 
+class UndatedName(BadKey):
+    """An inventory file's name without a real date stamp, outside a dated folder."""
+
+
 def normalize_key(key: str) -> str:
     """The key without its optional leading slash, or BadKey if it is not a clean data key."""
     if key.startswith("/"):
@@ -139,8 +143,8 @@ def day_of(mtime: float) -> date:
 
 
 def key_for_upload(filename: str, today: date) -> str:
-    """The bucket key for a local file: prefix by kind, dated by the file's stamp or else `today` (the
-    callers pass `day_of` the file's modification time).
+    """The bucket key for a local file: prefix by kind, dated by the file's stamp; a thresholds file
+    without one by `today` (the callers pass `day_of` the file's modification time).
 
     Only the last path component of `filename` is used.
     """
@@ -153,6 +157,14 @@ def key_for_upload(filename: str, today: date) -> str:
     else:
         raise BadKey(f"cannot tell from the name {name!r} whether it is an inventory or a thresholds file; pass --key")
     stamp = file_stamp(name)
+    if stamp is None and prefix == INVENTORY_PREFIX:
+        # A day guessed for an inventory file (today, or its modification day) changes when the same file
+        # is sent again, and under a second key its rows would count twice. A thresholds file applied
+        # again changes nothing, so it may take `today`.
+        raise UndatedName(
+            f"cannot tell which day {name!r} is from: name it YYYYMMDDHHMMSS_inventory.csv (a real date and "
+            f"time, as the scenario's files are) or pass --key inventory_files/YYYY/MM/DD/{name}"
+        )
     day = stamp.date() if stamp else today
     return normalize_key(f"{prefix}{day.year:04d}/{day.month:02d}/{day.day:02d}/{name}")
 
@@ -168,6 +180,8 @@ def key_in_folder(relative: str, today: date) -> str:
     if not relative.startswith((INVENTORY_PREFIX, THRESHOLDS_PREFIX)):
         try:
             return key_for_upload(relative, today)
+        except UndatedName:
+            raise  # an inventory file by its name: what it lacks is the date, say so
         except BadKey:
             pass  # not derivable either: normalize_key below names the prefixes it must start with
     key = normalize_key(relative)

@@ -138,15 +138,15 @@ def test_a_folder_that_goes_away_while_the_inbox_is_listed_is_passed_over(
     runtime.close()
 
 
-def test_a_file_without_a_stamp_taken_again_after_midnight_keeps_its_key_and_counts_once(
+def test_a_file_without_a_stamp_taken_again_after_midnight_keeps_its_key(
     tmp_path: Path, clock: list[float], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a file whose name carries no date, last written at 23:59:59 UTC on 2 January
+    # GIVEN a thresholds file named as the scenario names it (no date), last written at 23:59:59 UTC
     runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0))
     server = Server(runtime)
-    path = server.inbox / "inventory.csv"
+    path = server.inbox / "restock_thresholds.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(HEADER + "2024-01-02T23:00:00Z\tW\ta1\tA\t7\n")
+    path.write_text('{"ThresholdList": [{"ItemId": "a1", "RestockIfBelow": 25}]}')
     written = datetime(2024, 1, 2, 23, 59, 59, tzinfo=UTC).timestamp()
     os.utime(path, (written, written))
     # WHEN it is taken, but the inbox copy survives (a crash, or a drop folder that cannot be cleaned)
@@ -158,10 +158,26 @@ def test_a_file_without_a_stamp_taken_again_after_midnight_keeps_its_key_and_cou
     server.scan_inbox()
     server.scan_inbox()
     run_until_idle(runtime.ports, runtime.bus)
-    # THEN it has one key, dated by the day it was written, and its rows count once
-    keys = [info.key for info in runtime.ports.objects.list("inventory_files/")]
-    assert keys == ["inventory_files/2024/01/02/inventory.csv"]
-    assert item_report(runtime.ports.table, "a1")["total"] == 7
+    # THEN it has one key, dated by the day it was written
+    keys = [info.key for info in runtime.ports.objects.list("restock_thresholds/")]
+    assert keys == ["restock_thresholds/2024/01/02/restock_thresholds.json"]
+    runtime.close()
+
+
+def test_an_inventory_file_without_a_date_in_its_name_is_set_aside_with_the_reason(
+    tmp_path: Path, clock: list[float]
+) -> None:
+    # GIVEN an inventory file whose name says no day: a guessed one would count it twice if sent again
+    runtime = bootstrap(Settings(home=tmp_path / "home", inbox_settle_seconds=0, encrypt=False))
+    server = Server(runtime)
+    path = server.inbox / "inventory.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(HEADER + "2024-01-02T23:00:00Z\tW\ta1\tA\t7\n")
+    # WHEN the inbox takes it THEN it is set aside, saying how to name it, and nothing is stored
+    assert server.scan_inbox() == 0 and server.scan_inbox() == 0
+    reason = (server.rejected / "inventory.csv.reason.txt").read_text()
+    assert "cannot tell which day 'inventory.csv' is from" in reason
+    assert list(runtime.ports.objects.list("inventory_files/")) == []
     runtime.close()
 
 
