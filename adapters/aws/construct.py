@@ -115,13 +115,13 @@ VIEW_COLUMNS = (
 )
 
 
-# StockLevelChange as ingest reads it: trimmed, unquoted, an integer or a whole number with decimal zeros
-# ("5.0", as pandas writes an integer column with a NaN in it), with an optional sign, at most 1e9 either
-# way; anything else is NULL, as it is a bad row there.
+# StockLevelChange as ingest reads it: trimmed, unquoted, an integer or a whole number with one or two
+# decimal zeros ("5.0", as pandas writes an integer column with a NaN in it; "1.000" is not one), with
+# an optional sign, at most 1e9 either way; anything else is NULL, as it is a bad row there.
 _CHANGE_TEXT = "trim(regexp_replace(trim(change), '^\"(.*)\"$', '$1'))"
 _CHANGE_INT = f"try(CAST(split_part(regexp_replace({_CHANGE_TEXT}, '^\\+', ''), '.', 1) AS bigint))"
 CHANGE_SQL = (
-    f"CASE WHEN regexp_like({_CHANGE_TEXT}, '^[+-]?[0-9]+(\\.0+)?$') AND abs({_CHANGE_INT}) <= {MAX_CHANGE} "
+    f"CASE WHEN regexp_like({_CHANGE_TEXT}, '^[+-]?[0-9]+(\\.00?)?$') AND abs({_CHANGE_INT}) <= {MAX_CHANGE} "
     f"THEN CAST({_CHANGE_INT} AS integer) END"
 )
 

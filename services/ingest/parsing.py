@@ -324,16 +324,17 @@ def _keep_head(chunks: Iterable[bytes], head: bytearray, size: int = 4096) -> It
 def _check_change(text: str) -> int | str:
     """The integer, or the reason it is not acceptable.
 
-    A whole number written with a decimal point and only zeros after it ("5.0", "-3.00", "+7.0") is
+    A whole number written with a decimal point and one or two zeros after it ("5.0", "-3.00", "+7.0") is
     that integer: pandas writes an integer column that holds one NaN as floats, and a spreadsheet's
-    number format writes "5.00" (threshold files take 25.0 as 25 too). Anything else with a point, an
+    number format writes "5.00" (threshold files take 25.0 as 25 too). Three zeros are not: "1.000" is
+    one thousand where a point groups thousands (German number formats). Anything else with a point, an
     exponent or a comma ("5.5", "1e3", "5.", ".0", "5,0") is not an integer. Only the slow path gets
     here: the fast path takes plain digits only.
     """
     negative = text[:1] == "-"
     digits, point, fraction = (text[1:] if text[:1] in ("+", "-") else text).partition(".")
     # int() alone would also take "1_000", " 5" and non-ASCII digits.
-    if not (digits.isascii() and digits.isdigit()) or (point and not (fraction and not fraction.strip("0"))):
+    if not (digits.isascii() and digits.isdigit()) or (point and fraction not in ("0", "00")):
         return f"StockLevelChange is not an integer: {_cut(text)}"
     if len(digits) > 20 and len(digits.lstrip("0")) > 10:
         return f"StockLevelChange out of range: {_cut(text)}"

@@ -98,7 +98,7 @@ def test_each_stack_gets_its_own_glue_database_and_athena_workgroup() -> None:
     [
         *["5", "-3", "+7", "007", "5.0", "-3.00", "+7.0", " 5 ", '"5"', '"5.0"', "1000000000", "-1000000000"],
         *["1000000001", "1500000000", "2147483648", "1000000001.0", "5.5", "1e3", "5.", ".0", "nan", "5,0", ""],
-        *["--5", "٣", '"5"x'],
+        *["--5", "٣", '"5"x', "1.000", "5.000"],
     ],
 )
 def test_athenas_change_is_an_integer_exactly_where_ingest_reads_one(text: str) -> None:

@@ -180,7 +180,7 @@ def test_GIVEN_bad_line_WHEN_parsed_THEN_bad_row_with_reason(line: str, expected
         ("-3.00", -3),  # a spreadsheet's number format with two decimals
         ("+7.0", 7),
         ("0.0", 0),
-        ("-0.000", 0),
+        ("-0.00", 0),
         ("007.0", 7),
         ("1000000000.0", 1_000_000_000),
         ("-1000000000.00", -1_000_000_000),
@@ -199,14 +199,15 @@ def test_GIVEN_whole_number_written_with_decimal_zeros_WHEN_parsed_THEN_that_int
 
 @pytest.mark.parametrize(
     "change",
-    ["5.5", "5.01", "1e3", "5.0e0", "5.", ".0", "-.0", "+.00", "nan", "NaN", "inf", "5,0", "5.0.0", "5..0", "-+5.0",
+    ["1.000", "5.000", "-0.000",
+     "5.5", "5.01", "1e3", "5.0e0", "5.", ".0", "-.0", "+.00", "nan", "NaN", "inf", "5,0", "5.0.0", "5..0", "-+5.0",
      "5.0-", "5.0_0", "5. 0", "\u0663.0", "5.\u0660", "0x5.0"],
 )  # fmt: skip
 def test_GIVEN_decimal_that_is_not_a_plain_whole_number_WHEN_parsed_THEN_bad_row(change: str) -> None:
     assert reason(f"2021-02-15T12:00:00Z\tW\ta1\tShirt\t{change}") == f"StockLevelChange is not an integer: {change!r}"
 
 
-@pytest.mark.parametrize("change", ["1000000001.0", "-1000000001.00", "9" * 30 + ".0", "-" + "9" * 5000 + ".000"])
+@pytest.mark.parametrize("change", ["1000000001.0", "-1000000001.00", "9" * 30 + ".0", "-" + "9" * 5000 + ".00"])
 def test_GIVEN_decimal_whole_number_beyond_the_range_WHEN_parsed_THEN_bad_row(change: str) -> None:
     assert reason(f"2021-02-15T12:00:00Z\tW\ta1\tShirt\t{change}").startswith("StockLevelChange out of range: ")
 
