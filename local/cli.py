@@ -5,6 +5,7 @@ Heavy imports happen inside commands, so `inventory --help` starts fast.
 
 from __future__ import annotations
 
+import logging
 import re
 import sys
 from enum import Enum
@@ -246,7 +247,7 @@ def process(
     ] = None,
 ) -> None:
     """Handle everything that arrived, in arrival order, then exit."""
-    from local.delivery import ONE_SHOT_PATIENCE_SECONDS, left_waiting, run_until_idle
+    from local.delivery import ONE_SHOT_PATIENCE_SECONDS, deliveries, left_waiting, run_until_idle
 
     st = state(ctx)
     if st.backend == "aws":
@@ -267,7 +268,7 @@ def process(
 
     emit(summary, st.format, title="Processed")
     if stats.dead:
-        raise UserError(f"{stats.dead} delivery(ies) failed for good; see `inventory events dead`")
+        raise UserError(f"{deliveries(stats.dead)} failed for good; see `inventory events dead`")
     waiting = left_waiting(stats)
     if waiting:
         raise UserError(waiting)
@@ -392,6 +393,9 @@ def _register_subcommands() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every error a user can cause becomes one line on stderr and a non-zero exit."""
     _register_subcommands()
+    # A one-shot command sums up retries and dead letters in its last line; `serve` logs each (it sets up
+    # logging, whose handlers still get them: a NullHandler only keeps Python's bare stderr fallback away).
+    logging.getLogger("inventory.delivery").addHandler(logging.NullHandler())
     command = typer.main.get_command(app)
     try:
         command.main(args=argv, prog_name="inventory", standalone_mode=False)

@@ -95,12 +95,16 @@ def run_until_idle(
     return stats
 
 
+def deliveries(n: int) -> str:
+    return f"{n} delivery" if n == 1 else f"{n} deliveries"
+
+
 def left_waiting(stats: DeliveryStats) -> str | None:
     """The one line a one-shot command ends with when deliveries still wait for a retry."""
     if not stats.waiting:
         return None
     error = (stats.last_error or "").splitlines()[0][:200] if stats.last_error else "unknown"
     return (
-        f"{stats.waiting} delivery(ies) wait for a retry in {stats.next_retry_in or 0:.0f} s (last error: {error}); "
+        f"{deliveries(stats.waiting)} {'waits' if stats.waiting == 1 else 'wait'} for a retry in {stats.next_retry_in or 0:.0f} s (last error: {error}); "
         "run `inventory process` again later, or keep `inventory serve` running"
     )

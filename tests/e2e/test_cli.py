@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -543,3 +544,23 @@ def test_a_new_home_first_used_by_validate_still_announces_a_later_default_chang
     # THEN the change is swept: the pair at 20 is on the restock list and one alert mail went out
     assert [(r["item_id"], r["threshold"]) for r in as_json(with_50, "report", "restock")] == [("a1", 50)]
     assert len(as_json(with_50, "mail", "list")) == 2  # the alert, and the validation summary
+
+
+@pytest.mark.parametrize(
+    ("retry_base", "line"),
+    [("0", "1 delivery failed for good; see `inventory events dead`"), ("11", "1 delivery waits for a retry in 11 s")],
+)
+def test_a_mail_server_that_is_down_gives_process_one_line_at_the_end(
+    tmp_path: Path, cli_env: dict[str, str], retry_base: str, line: str
+) -> None:
+    # GIVEN a file whose pair starts below its threshold (one alert to mail) and no mail server listening
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    env = dict(cli_env, INVENTORY_SMTP_URL=f"smtp://127.0.0.1:{closed}", INVENTORY_RETRY_BASE_SECONDS=retry_base)
+    put_file(env, tmp_path, (HEADER + "2021-02-15T12:00:00Z\tW\ta1\tA\t3\n").encode())
+    # WHEN process retries until it gives up (every try at once) or until the next try is too far off
+    proc = run(env, "process", ok=False)
+    # THEN stderr is one line that says so, not one line per retry
+    assert proc.returncode == 1
+    assert proc.stderr.splitlines() == [proc.stderr.strip()] and line in proc.stderr, proc.stderr
