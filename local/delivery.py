@@ -104,7 +104,8 @@ def left_waiting(stats: DeliveryStats) -> str | None:
     if not stats.waiting:
         return None
     error = (stats.last_error or "").splitlines()[0][:200] if stats.last_error else "unknown"
+    verb = "waits" if stats.waiting == 1 else "wait"
     return (
-        f"{deliveries(stats.waiting)} {'waits' if stats.waiting == 1 else 'wait'} for a retry in {stats.next_retry_in or 0:.0f} s (last error: {error}); "
-        "run `inventory process` again later, or keep `inventory serve` running"
+        f"{deliveries(stats.waiting)} {verb} for a retry in {stats.next_retry_in or 0:.0f} s (last error: {error}); "
+        "run `inventory process` again after that, or keep `inventory serve` running"
     )
