@@ -43,9 +43,10 @@ def serve(
 
     from local.cli import UserError, state
     from local.http_server import TokenRequired, make_server, serve_in_thread
-    from local.serve import HomeServed, NightlyValidation, ServeLock, Server
+    from local.serve import HomeServed, NightlyValidation, ServeLock, Server, stop_on_signals
     from local.wiring import bootstrap, open_home
 
+    stop = stop_on_signals()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     st = state(ctx)
     if st.backend != "local":
@@ -60,7 +61,7 @@ def serve(
     runtime = st.runtime(apply_default=True)
     settings = runtime.ports.settings
     nightly = NightlyValidation(settings)
-    server = Server(runtime, nightly=nightly.start, poll_seconds=poll)
+    server = Server(runtime, nightly=nightly.start, poll_seconds=poll, stop_event=stop)
     nightly.stop_event = server.stop_event
     console = Console(stderr=True)
     http = None
@@ -74,7 +75,6 @@ def serve(
         except OSError as exc:
             raise UserError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
         serve_in_thread(http)
-    server.install_signal_handlers()
     console.print(
         f"Serving {settings.home.resolve()}: drop files into {server.inbox} (as for `inventory put FOLDER`)."
         + (f" Dashboard and API on {http.url}/." if http else "")

@@ -78,6 +78,16 @@ class ServeLock:
             self._fd = None
 
 
+def stop_on_signals() -> threading.Event:
+    """An event that SIGINT (Ctrl-C) and SIGTERM set, installed first thing: a signal while the runtime is
+    still starting (the database opening, the API thread starting) then ends it cleanly once started,
+    where a KeyboardInterrupt in the middle of that could crash the process on its way out."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    return stop
+
+
 class Server:
     def __init__(
         self,
@@ -85,6 +95,7 @@ class Server:
         nightly: Callable[[LocalRuntime], Any] | None = None,
         poll_seconds: float = 0.5,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        stop_event: threading.Event | None = None,
     ) -> None:
         self.runtime = runtime
         self.home = runtime.ports.settings.home
@@ -93,20 +104,13 @@ class Server:
         self.nightly = nightly
         self.poll_seconds = poll_seconds
         self.now = now
-        self.stop_event = threading.Event()
+        self.stop_event = stop_event or threading.Event()
         self.stats = DeliveryStats()
         # path -> (size, mtime, when that pair was first seen): a file is taken once it has been quiet
         self._seen: dict[Path, tuple[int, int, float]] = {}
         self.settle_seconds = runtime.ports.settings.inbox_settle_seconds
         self.next_run = next_nightly(self.now())
         self.next_prune = self.now()  # at start, then once a day
-
-    def request_stop(self, *_: object) -> None:
-        self.stop_event.set()
-
-    def install_signal_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
 
     def scan_inbox(self) -> int:
         """Put every file that has not changed for `settle_seconds`; one still being copied waits.

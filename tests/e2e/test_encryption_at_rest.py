@@ -70,7 +70,7 @@ def test_a_used_home_has_no_clear_text_and_works_after_key_rotation(tmp_path: Pa
 
 
 def test_a_wrong_or_missing_master_key_is_one_clear_error(tmp_path: Path, cli_env: dict[str, str]) -> None:
-    data = tmp_path / "x_inventory.csv"
+    data = tmp_path / "20210215000000_inventory.csv"
     data.write_text("Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n2021-02-15T00:00:00Z\tW\ti\tN\t1\n")
     run(cli_env, "put", str(data))
     wrong = dict(cli_env, INVENTORY_MASTER_KEY_FILE=str(tmp_path / "other" / "master.key"))
