@@ -28,6 +28,7 @@ import duckdb
 from adapters.ports import FileRecord, ObjectChanged, ObjectInfo, ObjectStore, StockTable
 from events.rules import INVENTORY_PREFIX
 from services.files.keys import is_data_key, key_date
+from services.files.logic import holds_recorded
 from services.ingest.parsing import BadRow, UnusableFile, inventory_bytes, parse_inventory
 
 BATCH_ROWS = 100_000
@@ -102,7 +103,7 @@ def select_files(
             continue  # the files service refuses such a key (bad_key): it is never applied, nor waiting
         if record is None or record.status not in ("applied", "rejected"):
             selection.not_applied += 1
-        elif record.etag != info.etag and not _same_content(objects, info, record):
+        elif not holds_recorded(objects, info, record.etag, record.digest):
             # On S3 an object can be overwritten after it was applied; ingest refuses the new content
             # (a conflict), so its rows are not in the levels and must not be in the transactions.
             selection.changed += 1
@@ -111,13 +112,6 @@ def select_files(
         else:
             selection.rejected.append(record)
     return selection
-
-
-def _same_content(objects: ObjectStore, info: ObjectInfo, record: FileRecord) -> bool:
-    """Whether a stored object whose etag is not the ledger's holds the content the ledger recorded: so
-    it does after another tool uploaded the same bytes again (a new etag under SSE-KMS). Costs a read of
-    such objects only."""
-    return record.digest != "" and objects.digest(info.key, info.etag) == record.digest
 
 
 def connect(
