@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
 
@@ -71,8 +71,23 @@ class PairDelta(NamedTuple):
     warehouse: str
     item_id: str
     item_name: str
-    name_time: datetime
+    # When the row that gave the name happened, in microseconds since 1970 UTC (`to_micros`): an int,
+    # because the parser's C fast path yields it so and SQLite stores it so (no datetime per pair).
+    name_time: int
     change: int
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def to_micros(ts: datetime) -> int:
+    """Microseconds since 1970 UTC, exactly (a float timestamp loses microseconds far from 1970)."""
+    return (ts - _EPOCH) // _MICROSECOND
+
+
+def from_micros(us: int) -> datetime:
+    return _EPOCH + us * _MICROSECOND
 
 
 class PairOutcome(NamedTuple):

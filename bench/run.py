@@ -126,12 +126,12 @@ def bench_ingest(work: Path, env: dict[str, str]) -> list[Figure]:
 def bench_reports(work: Path) -> list[Figure]:
     from datetime import UTC, datetime
 
-    from adapters.ports import FileStats, PairDelta
+    from adapters.ports import FileStats, PairDelta, to_micros
     from adapters.settings import Settings
     from local.wiring import bootstrap
 
     sizes = [10_000, 100_000] if QUICK else [10_000, 100_000, 1_000_000]
-    now = datetime.now(UTC)
+    now = to_micros(datetime.now(UTC))
     figures: list[Figure] = []
     curve: dict[str, list[float]] = {"warehouse": [], "warehouse --min-level": [], "item": [], "restock": []}
     home = work / "reports-home"

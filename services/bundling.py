@@ -39,6 +39,9 @@ PLATFORM = "manylinux2014_aarch64"
 PYTHON_VERSION = "3.12"
 # CDK constructs and caches are not function code.
 SKIPPED_NAMES = ("__pycache__", "construct.py", "bundling.py")
+# Bytecode, and the parser's C fast path with its source: built for this machine, not for Lambda's
+# arm64 (the functions use the pure-Python parser, which gives the same results).
+SKIPPED_SUFFIXES = (".pyc", ".so", ".c", ".pyi")
 COMPLETE_MARKER = ".complete"
 
 
@@ -74,7 +77,11 @@ def _digest(parts: Iterable[bytes]) -> str:
 def _source_files(root: Path, packages: Iterable[str]) -> Iterator[Path]:
     for package in packages:
         for path in sorted((root / package).rglob("*")):
-            if path.is_file() and not any(part in SKIPPED_NAMES for part in path.parts) and path.suffix != ".pyc":
+            if (
+                path.is_file()
+                and not any(part in SKIPPED_NAMES for part in path.parts)
+                and path.suffix not in SKIPPED_SUFFIXES
+            ):
                 yield path
 
 

@@ -19,7 +19,7 @@ from adapters.content import content_digest
 from adapters.ports import FileStats, Ports
 from adapters.settings import Settings
 from events.rules import CUSTOM_BUS
-from services.ingest.logic import drain, parse_file
+from services.ingest.logic import parse_file
 from tests.aws_support import REGION, aws_env
 
 BUCKET, TABLE = "inventory-data", "inventory"
@@ -72,7 +72,7 @@ def arrive(world: AwsWorld, key: str, data: bytes) -> int:
     parsed = parse_file(key, lambda: [data])
     stats = FileStats(good_rows=parsed.good_rows, bad_rows=len(parsed.bad_rows), applied_total=parsed.total)
     with table.transaction():
-        table.apply_file(key, drain(parsed.by_warehouse), parsed.bad_rows, stats)
+        table.apply_file(key, parsed.pairs, parsed.bad_rows, stats)
     return arrival.sequence
 
 

@@ -65,6 +65,7 @@ from adapters.ports import (
     PairDelta,
     PairOutcome,
     StockRow,
+    from_micros,
 )
 from events import Envelope
 
@@ -454,7 +455,7 @@ class DynamoStockTable:
                 threshold = thresholds[d.item_id]
                 was_below = bool(old and old.get("below"))
                 level = (int(old["level"]) if old else 0) + d.change
-                name_time = iso(d.name_time)
+                name_time = iso(from_micros(d.name_time))
                 newer = _newer_name(d.item_name, name_time, old)
                 name = d.item_name if old is None or newer else old["item_name"]
                 outcomes.append(PairOutcome(d.warehouse, d.item_id, name, d.change, level, threshold, was_below))

@@ -99,10 +99,6 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def micros(ts: datetime) -> int:
-    return round(ts.timestamp() * 1_000_000)
-
-
 def parse_iso(text: str) -> datetime:
     return datetime.fromisoformat(text)
 

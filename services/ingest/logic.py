@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from adapters.ports import BadRowRecord, FileStats, PairDelta, PairOutcome, Ports
+from adapters.ports import BadRowRecord, FileStats, PairOutcome, Ports
 from events import Envelope, new_event
 from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_raw_event
@@ -24,8 +24,7 @@ class ParsedFile:
     """A file reduced to one change per (warehouse, item), plus its bad rows."""
 
     def __init__(self, sums: PairSums, bad_rows: list[BadRowRecord]) -> None:
-        # warehouse -> item -> [change, newest name, time of newest name]
-        self.by_warehouse = sums.by_warehouse
+        self.pairs = sums.pairs
         self.bad_rows = bad_rows
         self.good_rows = sums.good_rows
         self.total = sums.total
@@ -59,22 +58,12 @@ def handle(ports: Ports, event: Envelope) -> None:
     with ports.table.transaction():
         if not ports.table.first_delivery("ingest", event.id):
             return
-        outcomes = ports.table.apply_file(key, drain(parsed.by_warehouse), parsed.bad_rows, stats)
+        outcomes = ports.table.apply_file(key, parsed.pairs, parsed.bad_rows, stats)
         if outcomes is None:
             return
         ports.bus.publish(stock_changed_events(key, outcomes, event.time))
         if parsed.bad_rows:
             ports.bus.publish(bad_rows_events(key, parsed.bad_rows, stats, event.time))
-
-
-def drain(by_warehouse: dict[str, dict[str, list[Any]]]) -> Iterator[PairDelta]:
-    """Hand the per-pair sums over one by one, freeing each as it goes (a big file has ~250k pairs)."""
-    new = tuple.__new__  # PairDelta's generated __new__ is a Python function; this skips it
-    while by_warehouse:
-        warehouse, items = by_warehouse.popitem()
-        while items:
-            item_id, (change, name, name_time) = items.popitem()
-            yield new(PairDelta, (warehouse, item_id, name, name_time, change))
 
 
 def reject_file(ports: Ports, key: str, reason: str, message: str, cause_id: str) -> None:

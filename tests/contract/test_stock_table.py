@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.limits import MAX_NAME_BYTES, MAX_NAME_CHARS
-from adapters.ports import BadRowRecord, DefaultChange, FileStats, PairDelta, StockTable
-from services.ingest.logic import drain
+from adapters.ports import BadRowRecord, DefaultChange, FileStats, PairDelta, StockTable, to_micros
 from services.ingest.parsing import sum_inventory
 from tests.contract.conftest import Backend, InjectedCrash
 
@@ -19,7 +18,7 @@ ODD_ITEM = "a#1 ☕"
 
 
 def delta(warehouse: str, item: str, change: int, name: str = "", minutes: int = 0) -> PairDelta:
-    return PairDelta(warehouse, item, name or f"name of {item}", T0 + timedelta(minutes=minutes), change)
+    return PairDelta(warehouse, item, name or f"name of {item}", to_micros(T0 + timedelta(minutes=minutes)), change)
 
 
 def arrive(table: StockTable, key: str, etag: str = "e1", kind: str = "inventory") -> None:
@@ -72,7 +71,7 @@ def test_levels_sum_every_file_and_the_newest_name_wins(backend: Backend) -> Non
 def parsed(*rows: str) -> list[PairDelta]:
     """What ingest hands the table for a file of these rows (after the header)."""
     text = "Timestamp\tWarehouseName\tItemId\tItemName\tStockLevelChange\n" + "\n".join(rows) + "\n"
-    return list(drain(sum_inventory([text.encode()]).by_warehouse))
+    return sum_inventory([text.encode()]).pairs
 
 
 def test_a_later_file_without_a_name_keeps_the_stored_name(backend: Backend) -> None:
@@ -82,7 +81,7 @@ def test_a_later_file_without_a_name_keeps_the_stored_name(backend: Backend) -> 
     # WHEN later files carry newer rows for it whose ItemName is empty, one only those rows, one a
     # (defensive) delta that gives the empty name a real, newer time
     outcomes = apply(table, "inventory_files/f2.csv", parsed("2021-02-15T10:00:00Z\tW\tb\t\t-1"))
-    again = apply(table, "inventory_files/f3.csv", [PairDelta("W", "b", "", T0 + timedelta(days=1), -1)])
+    again = apply(table, "inventory_files/f3.csv", [PairDelta("W", "b", "", to_micros(T0 + timedelta(days=1)), -1)])
     # THEN the levels count every row, and the name stays in the outcomes (alert mails) and the reports
     assert outcomes is not None and again is not None
     assert [(o.item_name, o.level) for o in outcomes + again] == [("Banana", 4), ("Banana", 3)]

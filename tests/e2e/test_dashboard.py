@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from adapters.ports import FileStats, PairDelta
+from adapters.ports import FileStats, PairDelta, to_micros
 from adapters.settings import Settings
 from local.http_server import ReportsServer, make_server, serve_in_thread
 from local.wiring import LocalRuntime, bootstrap
@@ -135,7 +135,8 @@ def test_a_restock_list_longer_than_one_page_is_shown_whole(browser: Browser, tm
     table = runtime.ports.table
     table.record_arrival(key, "inventory", "e1", 10, datetime(2021, 2, 15, tzinfo=UTC), digest="e1")
     deltas = [
-        PairDelta(f"W{n % 3}", f"i{n:05d}", f"Item {n}", datetime(2021, 2, 15, tzinfo=UTC), 1) for n in range(1500)
+        PairDelta(f"W{n % 3}", f"i{n:05d}", f"Item {n}", to_micros(datetime(2021, 2, 15, tzinfo=UTC)), 1)
+        for n in range(1500)
     ]
     with table.transaction():
         table.apply_file(key, deltas, [], FileStats(good_rows=1500, applied_total=1500))

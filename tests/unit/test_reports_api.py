@@ -15,7 +15,7 @@ import pytest
 
 from adapters.local.database import Database
 from adapters.local.stock_table import SqliteStockTable
-from adapters.ports import FileStats, PairDelta
+from adapters.ports import FileStats, PairDelta, to_micros
 from local.http_server import http_api_event
 from services.reports.api import LEVEL_BOUND, ReportsResolver, create_app, decode_cursor, encode_cursor
 from services.reports.history import Point
@@ -38,10 +38,10 @@ def table(tmp_path: Path) -> Iterator[SqliteStockTable]:
     db = Database(tmp_path / "state.db")
     table = SqliteStockTable(db, default_threshold=10)
     # GIVEN 25 items in "Berlin 1" (levels 0..48 step 2), two in "Köln 2", one with a formula-like name
-    deltas = [PairDelta("Berlin 1", f"i{n:03d}", f"Item {n}", T0, 2 * n) for n in range(25)]
+    deltas = [PairDelta("Berlin 1", f"i{n:03d}", f"Item {n}", to_micros(T0), 2 * n) for n in range(25)]
     deltas += [
-        PairDelta("Köln 2", "i001", "Item 1", T0, 7),
-        PairDelta("Köln 2", "evil", EVIL, T0, 3),
+        PairDelta("Köln 2", "i001", "Item 1", to_micros(T0), 7),
+        PairDelta("Köln 2", "evil", EVIL, to_micros(T0), 3),
     ]
     table.apply_file("inventory_files/2021/02/15/a.csv", deltas, [], FileStats(good_rows=len(deltas)))
     yield table
@@ -121,7 +121,10 @@ def test_cursors_of_the_longest_names_are_accepted_back(tmp_path: Path) -> None:
     db = Database(tmp_path / "state.db")
     table = SqliteStockTable(db, default_threshold=10)
     warehouse, item = "倉" * 200, "🏭" * 200
-    deltas = [PairDelta(warehouse, item, "x", T0, 1), PairDelta(warehouse, item + "2", "x", T0, 1)]
+    deltas = [
+        PairDelta(warehouse, item, "x", to_micros(T0), 1),
+        PairDelta(warehouse, item + "2", "x", to_micros(T0), 1),
+    ]
     table.apply_file("inventory_files/2021/02/15/b.csv", deltas, [], FileStats(good_rows=2))
     app = create_app(lambda: table)
     # WHEN the restock list is read one pair a page

@@ -21,7 +21,7 @@ from adapters.aws.names import ResourceNames
 from adapters.content import content_digest
 from adapters.ports import FileStats, Ports
 from adapters.settings import Settings
-from services.ingest.logic import drain, parse_file
+from services.ingest.logic import parse_file
 from services.reports.logic import restock_report, warehouse_report
 from tests.aws_support import REGION, aws_env
 from tests.conftest import EVENTS_DIR
@@ -68,7 +68,7 @@ def stocked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Ports]:
         parsed = parse_file(key, lambda: [data])
         stats = FileStats(good_rows=parsed.good_rows, bad_rows=0, applied_total=parsed.total)
         with ports.table.transaction():
-            ports.table.apply_file(key, drain(parsed.by_warehouse), parsed.bad_rows, stats)
+            ports.table.apply_file(key, parsed.pairs, parsed.bad_rows, stats)
         yield ports
 
 
