@@ -6,6 +6,7 @@ the adapters. The contract tests in `tests/contract` run one suite against both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
@@ -102,6 +103,28 @@ class PairOutcome(NamedTuple):
     @property
     def is_below(self) -> bool:
         return self.level < self.threshold
+
+
+class PairOutcomes(Protocol):
+    """What `apply_file` did to each pair of a file, in (warehouse, item_id) order."""
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[PairOutcome]: ...
+
+    def as_json(self) -> list[str]:
+        """Each outcome as a compact JSON object of its fields by name (the pairs of a StockChanged),
+        non-ASCII unescaped: a big file has ~250k of them, and an adapter may render them faster than
+        building a dict per pair (SQLite's json_object does)."""
+        ...
+
+
+class OutcomeList(list[PairOutcome]):
+    """PairOutcomes held as PairOutcome tuples (the DynamoDB adapter builds them one by one anyway)."""
+
+    def as_json(self) -> list[str]:
+        dumps = json.dumps
+        return [dumps(o._asdict(), ensure_ascii=False, separators=(",", ":")) for o in self]
 
 
 class StockRow(NamedTuple):
@@ -221,10 +244,10 @@ class StockTable(Protocol):
     # -- stock
     def apply_file(
         self, key: str, deltas: Iterable[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
-    ) -> list[PairOutcome] | None:
+    ) -> PairOutcomes | None:
         """Apply one file's changes exactly once; None when the file was already applied.
 
-        `deltas` may be a one-shot iterator (ingest drains its per-pair sums into it to save memory)."""
+        `deltas` may be a one-shot iterator."""
         ...
 
     def set_thresholds(self, key: str, thresholds: dict[str, int]) -> list[tuple[str, int, int]] | None:

@@ -62,6 +62,7 @@ from adapters.ports import (
     FileRecord,
     FileStats,
     ItemTotal,
+    OutcomeList,
     PairDelta,
     PairOutcome,
     StockRow,
@@ -401,7 +402,7 @@ class DynamoStockTable:
 
     def apply_file(
         self, key: str, deltas: Iterable[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
-    ) -> list[PairOutcome] | None:
+    ) -> OutcomeList | None:
         record = self.file(key)
         if record is not None and record.status == "applied":
             return None
@@ -414,7 +415,7 @@ class DynamoStockTable:
                 for w in sorted({d.warehouse for d in ordered})
             ]
         )
-        outcomes: list[PairOutcome] = []
+        outcomes = OutcomeList()
         for n, chunk in enumerate(_chunks(ordered), start=1):
             outcomes.extend(self._apply_chunk(key, n, chunk, thresholds))
         self._batch_write(

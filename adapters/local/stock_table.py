@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+import json
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
@@ -122,47 +125,53 @@ class SqliteStockTable:
 
     def apply_file(
         self, key: str, deltas: Iterable[PairDelta], bad_rows: Sequence[BadRowRecord], stats: FileStats
-    ) -> list[PairOutcome] | None:
+    ) -> JsonOutcomes | None:
         with self.db.transaction() as conn:
             row = conn.execute("SELECT status FROM files WHERE key = ?", (key,)).fetchone()
             if row is not None and row[0] == "applied":
                 return None
             conn.execute(
-                "CREATE TEMP TABLE IF NOT EXISTS delta (warehouse TEXT, item_id TEXT, item_name TEXT, "
-                "name_time INTEGER, change INTEGER, PRIMARY KEY (warehouse, item_id)) WITHOUT ROWID"
+                "CREATE TEMP TABLE IF NOT EXISTS delta_rows (warehouse TEXT, item_id TEXT, item_name TEXT, "
+                "name_time INTEGER, change INTEGER)"
             )
-            conn.execute("DELETE FROM delta")
-            # PairDelta's fields are the columns, name_time already in microseconds. (Sorting the pairs
-            # first, or loading them through json_each, measured slower.)
-            conn.executemany("INSERT INTO delta VALUES (?, ?, ?, ?, ?)", deltas)
+            conn.execute("DELETE FROM delta_rows")
+            # PairDelta's fields are the columns, name_time already in microseconds. Ingest hands them over
+            # in key order (the parser sorts them): then the rows are read back in the order they went in,
+            # and the upsert below fills the stock B-trees in order; any other order is sorted here.
+            pairs = deltas if isinstance(deltas, list) else list(deltas)
+            conn.executemany("INSERT INTO delta_rows VALUES (?, ?, ?, ?, ?)", pairs)
+            order = "d.rowid" if _in_key_order(pairs) else "d.warehouse, d.item_id"
+            del pairs
             params = {"default": self.default_threshold}
             # Read the state before the change once, set-based, then apply the whole file in one upsert.
             # A name replaces the stored one if it is newer, or if none is stored; an empty name never
             # does (a file whose rows for a pair all lack a name must not blank it). Both statements
             # below apply that rule, and the DynamoDB adapter's `_newer_name` too.
+            # Rendered as JSON by SQLite: no Python object per pair on the way to the StockChanged events.
             cur = conn.execute(
                 """
-                SELECT d.warehouse, d.item_id,
-                       CASE WHEN s.name_time IS NULL
-                              OR d.item_name <> '' AND (s.item_name = '' OR d.name_time >= s.name_time)
-                            THEN d.item_name ELSE s.item_name END,
-                       d.change, COALESCE(s.level, 0) + d.change,
-                       COALESCE(t.threshold, :default), COALESCE(s.below, 0)
-                FROM delta d
+                SELECT json_object(
+                    'warehouse', d.warehouse, 'item_id', d.item_id,
+                    'item_name', CASE WHEN s.name_time IS NULL
+                                        OR d.item_name <> '' AND (s.item_name = '' OR d.name_time >= s.name_time)
+                                      THEN d.item_name ELSE s.item_name END,
+                    'change', d.change, 'level', COALESCE(s.level, 0) + d.change,
+                    'threshold', COALESCE(t.threshold, :default),
+                    'was_below', json(CASE WHEN s.below = 1 THEN 'true' ELSE 'false' END))
+                FROM delta_rows d
                 LEFT JOIN stock s ON s.warehouse = d.warehouse AND s.item_id = d.item_id
                 LEFT JOIN thresholds t ON t.item_id = d.item_id
-                ORDER BY d.warehouse, d.item_id
-                """,
+                ORDER BY """
+                + order,
                 params,
             )
-            new = tuple.__new__  # skips PairOutcome's Python-level __new__: this runs for every pair
-            outcomes = [new(PairOutcome, (w, i, n, c, lv, th, b == 1)) for (w, i, n, c, lv, th, b) in cur]
+            outcomes = JsonOutcomes([text for (text,) in cur])
             conn.execute(
                 """
                 INSERT INTO stock (warehouse, item_id, item_name, name_time, level, below)
                 SELECT d.warehouse, d.item_id, d.item_name, d.name_time, d.change,
                        d.change < COALESCE(t.threshold, :default)
-                FROM delta d LEFT JOIN thresholds t ON t.item_id = d.item_id WHERE true
+                FROM delta_rows d LEFT JOIN thresholds t ON t.item_id = d.item_id WHERE true
                 ON CONFLICT (warehouse, item_id) DO UPDATE SET
                     level = stock.level + excluded.level,
                     below = (stock.level + excluded.level) < COALESCE(
@@ -176,7 +185,7 @@ class SqliteStockTable:
                 """,
                 params,
             )
-            conn.execute("DELETE FROM delta")
+            conn.execute("DELETE FROM delta_rows")
             conn.executemany(
                 "INSERT OR REPLACE INTO bad_rows (file_key, line, reason, raw) VALUES (?, ?, ?, ?)",
                 ((key, b.line, b.reason, b.raw) for b in bad_rows),
@@ -275,6 +284,29 @@ class SqliteStockTable:
             params["after_warehouse"], params["after_item"] = after
         sql += " ORDER BY s.warehouse, s.item_id LIMIT :limit"
         return list(map(StockRow._make, self.db.conn.execute(sql, params)))
+
+
+def _in_key_order(pairs: list[PairDelta]) -> bool:
+    # Python compares str by code point, SQLite's BINARY collation by UTF-8 bytes: the same order.
+    keys = [p[:2] for p in pairs]
+    return all(map(operator.le, keys, itertools.islice(keys, 1, None)))
+
+
+class JsonOutcomes:
+    """PairOutcomes kept as the JSON SQLite rendered; PairOutcome tuples only when iterated (tests, tools)."""
+
+    def __init__(self, rows: list[str]) -> None:
+        self._rows = rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __iter__(self) -> Iterator[PairOutcome]:
+        for text in self._rows:
+            yield PairOutcome(**json.loads(text))
+
+    def as_json(self) -> list[str]:
+        return self._rows
 
 
 _FILE_COLUMNS = (

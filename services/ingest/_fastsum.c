@@ -516,7 +516,59 @@ static PyObject *Sums_add(Sums *self, PyObject *args) {
 }
 
 PyDoc_STRVAR(pairs_doc, "pairs(tuple_type) -> list of tuple_type(warehouse, item_id, item_name, name_time, change)\n\n"
-                        "The sums, one per pair, in no particular order; the memory is freed.");
+                        "The sums, one per pair, sorted by the UTF-8 bytes of (warehouse, item_id) as SQLite's\n"
+                        "BINARY collation sorts them (a B-tree then loads them in order); the memory is freed.");
+
+/* qsort has no context argument: the table being sorted, set for the duration of one pairs() call
+ * (the GIL is held throughout, so no other call can interleave). */
+static const Sums *sorting;
+static uint32_t *warehouse_rank;
+
+static int compare_bytes(const char *a, size_t an, const char *b, size_t bn) {
+    int c = memcmp(a, b, an < bn ? an : bn);
+    return c ? c : (an > bn) - (an < bn);
+}
+
+static int compare_warehouses(const void *x, const void *y) {
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return compare_bytes(sorting->arena + sorting->wh_keys[a], sorting->wh_lens[a],
+                         sorting->arena + sorting->wh_keys[b], sorting->wh_lens[b]);
+}
+
+static int compare_entries(const void *x, const void *y) {
+    const Entry *a = *(Entry *const *)x, *b = *(Entry *const *)y;
+    uint32_t ra = warehouse_rank[a->warehouse], rb = warehouse_rank[b->warehouse];
+    if (ra != rb) return ra < rb ? -1 : 1;
+    return compare_bytes(sorting->arena + a->key, a->key_len, sorting->arena + b->key, b->key_len);
+}
+
+/* Entries in (warehouse, item_id) byte order, or NULL (memory error set). */
+static Entry **sorted_entries(Sums *self) {
+    Entry **order = PyMem_RawMalloc((self->count ? self->count : 1) * sizeof(Entry *));
+    uint32_t *by_name = PyMem_RawMalloc((self->wh_count ? self->wh_count : 1) * sizeof(uint32_t));
+    uint32_t *rank = PyMem_RawMalloc((self->wh_count ? self->wh_count : 1) * sizeof(uint32_t));
+    if (!order || !by_name || !rank) {
+        PyMem_RawFree(order);
+        PyMem_RawFree(by_name);
+        PyMem_RawFree(rank);
+        PyErr_NoMemory();
+        return NULL;
+    }
+    sorting = self;
+    for (uint32_t w = 0; w < self->wh_count; w++) by_name[w] = w;
+    qsort(by_name, self->wh_count, sizeof(uint32_t), compare_warehouses);
+    for (uint32_t r = 0; r < self->wh_count; r++) rank[by_name[r]] = r;
+    warehouse_rank = rank;
+    size_t k = 0;
+    for (size_t i = 0; i < self->cap; i++)
+        if (self->entries[i].warehouse != FREE_SLOT) order[k++] = &self->entries[i];
+    qsort(order, k, sizeof(Entry *), compare_entries);
+    sorting = NULL;
+    warehouse_rank = NULL;
+    PyMem_RawFree(by_name);
+    PyMem_RawFree(rank);
+    return order;
+}
 
 static PyObject *Sums_pairs(Sums *self, PyObject *tuple_type) {
     if (!PyType_Check(tuple_type) || !PyType_IsSubtype((PyTypeObject *)tuple_type, &PyTuple_Type)) {
@@ -532,10 +584,10 @@ static PyObject *Sums_pairs(Sums *self, PyObject *tuple_type) {
         if (!name) goto error;
         PyList_SET_ITEM(names, (Py_ssize_t)w, name);
     }
-    Py_ssize_t k = 0;
-    for (size_t i = 0; i < self->cap; i++) {
-        Entry *e = &self->entries[i];
-        if (e->warehouse == FREE_SLOT) continue;
+    Entry **order = sorted_entries(self);
+    if (!order) goto error;
+    for (size_t k = 0; k < self->count; k++) {
+        Entry *e = order[k];
         PyObject *item = PyUnicode_DecodeUTF8(self->arena + e->key, e->key_len, "strict");
         PyObject *name = PyUnicode_DecodeUTF8(self->arena + e->name, e->name_len, "strict");
         PyObject *time = PyLong_FromLongLong(e->name_time);
@@ -546,6 +598,7 @@ static PyObject *Sums_pairs(Sums *self, PyObject *tuple_type) {
             Py_XDECREF(name);
             Py_XDECREF(time);
             Py_XDECREF(change);
+            PyMem_RawFree(order);
             goto error;
         }
         PyObject *warehouse = PyList_GET_ITEM(names, e->warehouse);
@@ -555,8 +608,9 @@ static PyObject *Sums_pairs(Sums *self, PyObject *tuple_type) {
         PyTuple_SET_ITEM(t, 2, name);
         PyTuple_SET_ITEM(t, 3, time);
         PyTuple_SET_ITEM(t, 4, change);
-        PyList_SET_ITEM(out, k++, t);
+        PyList_SET_ITEM(out, (Py_ssize_t)k, t);
     }
+    PyMem_RawFree(order);
     Py_DECREF(names);
     Sums_clear(self);
     return out;

@@ -1,5 +1,9 @@
 """Types of the C fast path (_fastsum.c)."""
 
+from typing import TypeVar
+
+T = TypeVar("T", bound=tuple[object, ...])
+
 class Sums:
     good_rows: int
     total: int
@@ -18,4 +22,4 @@ class Sums:
     ) -> None: ...
     def feed(self, block: bytes, first_line: int) -> list[tuple[int, bytes]]: ...
     def add(self, warehouse: str, item_id: str, item_name: str, name_time: int, line: int, change: int) -> None: ...
-    def pairs(self, tuple_type: type) -> list: ...  # type: ignore[type-arg]
+    def pairs(self, tuple_type: type[T]) -> list[T]: ...

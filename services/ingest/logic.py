@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
-from typing import Any
 
-from adapters.ports import BadRowRecord, FileStats, PairOutcome, Ports
+import pydantic_core
+
+from adapters.ports import BadRowRecord, FileStats, PairOutcomes, Ports
 from events import Envelope, new_event
 from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_raw_event
@@ -75,56 +76,24 @@ def reject_file(ports: Ports, key: str, reason: str, message: str, cause_id: str
         ports.bus.publish([new_event(detail, source=SOURCE, id_parts=(key, reason))])
 
 
-def _pair(o: PairOutcome) -> dict[str, Any]:
-    return {
-        "warehouse": o.warehouse,
-        "item_id": o.item_id,
-        "item_name": o.item_name,
-        "change": o.change,
-        "level": o.level,
-        "threshold": o.threshold,
-        "was_below": o.was_below,
-    }
+def stock_changed_events(key: str, outcomes: PairOutcomes, time: datetime) -> Iterator[Envelope]:
+    """The file's new levels as StockChanged batches, built one at a time: a file can touch ~250k pairs.
 
-
-# A pair's JSON without its three strings: keys, punctuation, and room for three 20-digit numbers.
-_PAIR_OVERHEAD = len(json.dumps(_pair(PairOutcome("", "", "", 0, 0, 0, False)))) - 3 + 3 * 20 + 5
-
-
-def _pair_size(o: PairOutcome) -> int:
-    """An upper bound of len(json.dumps(_pair(o))) without serialising: this runs for every pair."""
-    return _PAIR_OVERHEAD + _escaped_len(o.warehouse) + _escaped_len(o.item_id) + _escaped_len(o.item_name)
-
-
-def _escaped_len(text: str) -> int:
-    """An upper bound of the length of `text` inside JSON quotes, as json.dumps writes it."""
-    if not text.isprintable():
-        return len(json.dumps(text)) - 2
-    # json.dumps escapes a non-ASCII char as a 6-char \u escape (12 beyond the BMP): at most 5 more than
-    # the char per extra UTF-8 byte. Cheaper than dumping, and most item names here are not plain ASCII.
-    extra_bytes = 0 if text.isascii() else len(text.encode()) - len(text)
-    return len(text) + 5 * extra_bytes + text.count('"') + text.count("\\")
-
-
-def stock_changed_events(key: str, outcomes: list[PairOutcome], time: datetime) -> Iterator[Envelope]:
-    """The file's new levels as StockChanged batches, built one at a time: a file can touch ~250k pairs."""
-    bounds = chunk_counts([_pair_size(o) for o in outcomes])
+    The pairs come as JSON from the stock table; a batch's detail is their text joined and decoded once
+    by pydantic-core, instead of a dict and a size estimate built in Python per pair. Each batch's
+    pairs fit MAX_DETAIL_LIST_BYTES in the compact UTF-8 JSON the AWS bus sends.
+    """
+    rows = outcomes.as_json()
+    bounds = chunk_counts([len(r) if r.isascii() else len(r.encode()) for r in rows])
+    head = '{"file_key":' + json.dumps(key, ensure_ascii=False)
     start = 0
     for n, count in enumerate(bounds, start=1):
-        # Plain data, not models: validating 250k pairs would cost seconds; tests check these events
-        # against the StockChanged model.
-        yield new_raw_event(
-            "StockChanged",
-            {
-                "file_key": key,
-                "batch": n,
-                "batches": len(bounds),
-                "pairs": [_pair(o) for o in outcomes[start : start + count]],
-            },
-            source=SOURCE,
-            id_parts=(key, n),
-            time=time,
+        # Tests check these events against the StockChanged model; validating 250k pairs here would cost
+        # seconds.
+        detail = pydantic_core.from_json(
+            f'{head},"batch":{n},"batches":{len(bounds)},"pairs":[{",".join(rows[start : start + count])}]}}'
         )
+        yield new_raw_event("StockChanged", detail, source=SOURCE, id_parts=(key, n), time=time)
         start += count
 
 

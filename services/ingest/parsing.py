@@ -18,11 +18,15 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from adapters.limits import MAX_CHANGE, MAX_NAME_BYTES, MAX_NAME_CHARS
 from adapters.ports import PairDelta, to_micros
 
+if TYPE_CHECKING:
+    from services.ingest._fastsum import Sums
+
+_FastSums: type[Sums] | None
 try:  # the fast path in C; absent without a compiler at install, and in the Lambda bundle (arm64)
     from services.ingest._fastsum import Sums as _FastSums
 except ImportError:  # pragma: no cover - depends on the build
@@ -557,7 +561,8 @@ class PairSums(NamedTuple):
     Each pair carries its summed change and its newest name: the one on the row with the latest
     timestamp (the later line on a tie), as when folding the rows of `parse_inventory` in file order.
     An empty ItemName is no name: its change counts, but it never replaces a name; a pair without any
-    name carries "" at `NO_NAME_MICROS`. `pairs` come in no particular order.
+    name carries "" at `NO_NAME_MICROS`. `pairs` are sorted by (warehouse, item_id), as the stock table
+    stores them.
     """
 
     pairs: list[PairDelta]
@@ -616,8 +621,8 @@ class _Fold:
         new = tuple.__new__  # PairDelta's generated __new__ is a Python function; this skips it
         pairs = [
             new(PairDelta, (warehouse, item_id, name, to_micros(time), change))
-            for warehouse, items in self.by_warehouse.items()
-            for item_id, (change, name, time) in items.items()
+            for warehouse, items in sorted(self.by_warehouse.items())
+            for item_id, (change, name, time) in sorted(items.items())
         ]
         return PairSums(pairs, self.bad_rows, self.good_rows, self.total)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -84,7 +85,7 @@ def test_a_later_file_without_a_name_keeps_the_stored_name(backend: Backend) -> 
     again = apply(table, "inventory_files/f3.csv", [PairDelta("W", "b", "", to_micros(T0 + timedelta(days=1)), -1)])
     # THEN the levels count every row, and the name stays in the outcomes (alert mails) and the reports
     assert outcomes is not None and again is not None
-    assert [(o.item_name, o.level) for o in outcomes + again] == [("Banana", 4), ("Banana", 3)]
+    assert [(o.item_name, o.level) for o in [*outcomes, *again]] == [("Banana", 4), ("Banana", 3)]
     assert [(r.item_name, r.level) for r in table.warehouse_items("W")] == [("Banana", 3)]
     total = table.item_total("b")
     assert total is not None and total.item_name == "Banana"
@@ -124,6 +125,21 @@ def test_a_crash_in_the_middle_of_a_file_is_repaired_by_the_retry(backend: Backe
     assert table.bad_rows("inventory_files/big.csv") == bad
     record = table.file("inventory_files/big.csv")
     assert record is not None and record.status == "applied"
+
+
+def test_outcomes_render_as_json_objects_of_their_fields(backend: Backend) -> None:
+    # GIVEN pairs with names JSON must escape, one of them below its threshold before the file
+    table = backend.ports.table
+    apply(table, "inventory_files/f1.csv", [delta(ODD_WAREHOUSE, ODD_ITEM, 3, 'Tom "\\" Größe 🐘')])
+    # WHEN a file changes it and adds another pair
+    outcomes = apply(
+        table, "inventory_files/f2.csv", [delta(ODD_WAREHOUSE, ODD_ITEM, 20), delta(ODD_WAREHOUSE, "b", -2, "Ünïcode")]
+    )
+    # THEN each outcome's JSON (what StockChanged carries) is its fields by name, in key order
+    assert outcomes is not None
+    rendered = [json.loads(text) for text in outcomes.as_json()]
+    assert rendered == [o._asdict() for o in outcomes]
+    assert [(r["item_id"], r["level"], r["was_below"]) for r in rendered] == [(ODD_ITEM, 23, True), ("b", -2, False)]
 
 
 def test_thresholds_are_changes(backend: Backend) -> None:
