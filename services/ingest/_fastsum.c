@@ -69,13 +69,12 @@ typedef struct {
 #define FREE_SLOT UINT32_MAX
 
 static uint64_t hash_bytes(const char *p, size_t n, uint64_t seed) {
-    /* FNV-1a, 64 bit: short keys, good enough spread for open addressing with a power-of-two mask */
-    uint64_t h = 1469598103934665603ULL ^ seed;
-    for (size_t i = 0; i < n; i++) {
-        h ^= (unsigned char)p[i];
-        h *= 1099511628211ULL;
-    }
-    return h ^ (h >> 29);
+    /* Python's own keyed hash of bytes (SipHash with the process's random secret), as its dicts use:
+     * item ids come from uploaded files, and a fixed hash would let a crafted file collide every key
+     * into one probe chain. The seed (the warehouse's index) keeps equal ids of two warehouses apart. */
+    uint64_t h = (uint64_t)_Py_HashBytes(p, (Py_ssize_t)n) ^ (seed * 0x9E3779B97F4A7C15ULL);
+    h ^= h >> 32;
+    return h * 0xD6E8FEB86659FD93ULL;
 }
 
 static int arena_reserve(Sums *s, size_t more) {
@@ -173,7 +172,7 @@ static int fold(Sums *s, const char *wh, size_t wh_len, const char *id, size_t i
         PyErr_NoMemory();
         return -1;
     }
-    uint64_t h = hash_bytes(id, id_len, (uint64_t)w * 0x9E3779B97F4A7C15ULL);
+    uint64_t h = hash_bytes(id, id_len, (uint64_t)w + 1);
     size_t j = h & (s->cap - 1);
     Entry *e;
     for (;;) {
