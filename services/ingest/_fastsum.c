@@ -63,7 +63,6 @@ typedef struct {
     /* counts */
     long long good_rows;
     int64_t total;
-    PyObject *total_overflow; /* set once a sum leaves int64: Python then raises */
 } Sums;
 
 #define FREE_SLOT UINT32_MAX
@@ -621,7 +620,6 @@ error:
 
 static PyObject *Sums_good_rows(Sums *self, void *closure) { return PyLong_FromLongLong(self->good_rows); }
 static PyObject *Sums_total(Sums *self, void *closure) { return PyLong_FromLongLong(self->total); }
-static PyObject *Sums_pair_count(Sums *self, void *closure) { return PyLong_FromSize_t(self->count); }
 
 static PyMethodDef Sums_methods[] = {
     {"feed", (PyCFunction)Sums_feed, METH_VARARGS, feed_doc},
@@ -633,7 +631,6 @@ static PyMethodDef Sums_methods[] = {
 static PyGetSetDef Sums_getset[] = {
     {"good_rows", (getter)Sums_good_rows, NULL, "rows summed", NULL},
     {"total", (getter)Sums_total, NULL, "sum of every summed change", NULL},
-    {"pair_count", (getter)Sums_pair_count, NULL, "distinct (warehouse, item) pairs", NULL},
     {NULL},
 };
 

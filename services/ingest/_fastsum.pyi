@@ -7,7 +7,6 @@ T = TypeVar("T", bound=tuple[object, ...])
 class Sums:
     good_rows: int
     total: int
-    pair_count: int
     def __init__(
         self,
         n_fields: int,

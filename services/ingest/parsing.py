@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from adapters.limits import MAX_CHANGE, MAX_NAME_BYTES, MAX_NAME_CHARS
-from adapters.ports import PairDelta, to_micros
+from adapters.ports import PairDelta, from_micros, to_micros
 
 if TYPE_CHECKING:
     from services.ingest._fastsum import Sums
@@ -579,12 +579,8 @@ class PairSums(NamedTuple):
         """warehouse -> item -> [summed change, newest name, its time as a datetime]: to read and compare."""
         out: dict[str, dict[str, list[Any]]] = {}
         for warehouse, item_id, name, name_time, change in self.pairs:
-            time = NO_NAME_TIME if name_time == NO_NAME_MICROS else _EPOCH + timedelta(microseconds=name_time)
-            out.setdefault(warehouse, {})[item_id] = [change, name, time]
+            out.setdefault(warehouse, {})[item_id] = [change, name, from_micros(name_time)]
         return out
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _Fold:
