@@ -11,6 +11,8 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
+	@# sqlcipher3-binary (our dependency until Dec 2026) installs the same module sqlcipher3 does: remove it first.
+	$(BIN)/pip uninstall --quiet -y sqlcipher3-binary 2>/dev/null || true
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
