@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from adapters.ports import Ports
 from events import Envelope
@@ -16,6 +18,30 @@ DEFAULT_BATCH_SIZE = 10
 
 def handle_batch(target: str, ports: Ports, events: Sequence[Envelope]) -> dict[str, str]:
     """Process events in order; returns the ones that failed, id -> error, for a retry."""
+    with collector_paused():
+        return _handle_batch(target, ports, events)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the duration of one batch.
+
+    A batch allocates hundreds of thousands of objects that live until it ends (a 1M-row file's pairs,
+    a StockChanged batch's dicts and models), and the collector's passes over them cost ~0.3 s per such
+    file while finding nothing to free: they hold no reference cycles. Reference counting still frees
+    everything as usual; cycles made meanwhile wait for the next collection after the batch.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _handle_batch(target: str, ports: Ports, events: Sequence[Envelope]) -> dict[str, str]:
     module = importlib.import_module(f"services.{target}.logic")
     batch_handler = getattr(module, "handle_batch", None)
     if batch_handler is not None:
