@@ -3,7 +3,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from adapters.local.database import Database
+import pytest
+import sqlcipher3
+
+from adapters.local.database import CIPHER_SETTINGS, Database, WrongDatabaseKey
 from adapters.local.stock_table import SqliteStockTable
 
 
@@ -36,3 +39,38 @@ def test_a_home_from_before_content_digests_opens_and_its_files_know_their_diges
     assert record is not None and record.digest == "sha"
     again = table.record_arrival("inventory_files/a.csv", "inventory", "other", 1, datetime.now(UTC), digest="sha")
     assert again.status == "duplicate"
+
+
+def _open_with(path: Path, key: bytes, *pragmas: str) -> sqlcipher3.Connection:
+    conn = sqlcipher3.connect(str(path), isolation_level=None)
+    conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
+    for pragma in pragmas:
+        conn.execute(pragma)
+    return conn
+
+
+def test_a_home_encrypted_with_sqlciphers_defaults_still_opens(tmp_path: Path) -> None:
+    # GIVEN a database written with SQLCipher 4's default settings (every home made before ours changed)
+    path, key = tmp_path / "state.db", b"k" * 32
+    old = _open_with(path, key)
+    old.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+    old.execute("INSERT INTO meta VALUES ('default_threshold', '7')")
+    old.close()
+    # WHEN this version opens it, THEN its data is there and it takes new writes
+    table = SqliteStockTable(Database(path, key=key), default_threshold=7)
+    assert table.recorded_default_threshold() == 7
+    table.record_arrival("inventory_files/a.csv", "inventory", "e", 1, datetime.now(UTC), digest="e")
+    table.db.close()
+    # AND it keeps its settings: SQLCipher's defaults still read it
+    assert _open_with(path, key).execute("SELECT count(*) FROM files").fetchone() == (1,)
+
+
+def test_a_new_home_uses_our_cipher_settings_and_refuses_a_wrong_key(tmp_path: Path) -> None:
+    path, key = tmp_path / "state.db", b"k" * 32
+    Database(path, key=key).close()
+    # Our settings read it; SQLCipher's defaults do not (the settings are what the file was written with)
+    assert _open_with(path, key, *CIPHER_SETTINGS).execute("SELECT count(*) FROM stock").fetchone() == (0,)
+    with pytest.raises(sqlcipher3.DatabaseError):
+        _open_with(path, key).execute("SELECT count(*) FROM stock").fetchone()
+    with pytest.raises(WrongDatabaseKey, match="wrong key"):
+        Database(path, key=b"x" * 32)
