@@ -112,19 +112,19 @@ class PairOutcomes(Protocol):
 
     def __iter__(self) -> Iterator[PairOutcome]: ...
 
-    def as_json(self) -> list[str]:
+    def as_json(self) -> list[bytes]:
         """Each outcome as a compact JSON object of its fields by name (the pairs of a StockChanged),
-        non-ASCII unescaped: a big file has ~250k of them, and an adapter may render them faster than
-        building a dict per pair (SQLite's json_object does)."""
+        UTF-8, non-ASCII unescaped: a big file has ~250k of them, and an adapter may render them faster
+        than building a dict per pair (SQLite's json_object does)."""
         ...
 
 
 class OutcomeList(list[PairOutcome]):
     """PairOutcomes held as PairOutcome tuples (the DynamoDB adapter builds them one by one anyway)."""
 
-    def as_json(self) -> list[str]:
+    def as_json(self) -> list[bytes]:
         dumps = json.dumps
-        return [dumps(o._asdict(), ensure_ascii=False, separators=(",", ":")) for o in self]
+        return [dumps(o._asdict(), ensure_ascii=False, separators=(",", ":")).encode() for o in self]
 
 
 class StockRow(NamedTuple):

@@ -10,7 +10,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+import pydantic_core
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
 # Event ids are derived from what caused the event, so a retried producer publishes the same id and
 # idempotent consumers drop the repeat.
@@ -38,6 +39,15 @@ class Envelope(BaseModel):
     detail: dict[str, Any]
     # Set on re-deliveries from the archive, so consumers and logs can tell a replay apart.
     replay_name: str | None = Field(default=None, alias="replay-name")
+    # The text `detail` was decoded from, for an event built from JSON (new_json_event): publishing
+    # stores that instead of encoding a ~200 KB detail again. Such a detail is never changed afterwards.
+    _detail_json: bytes | None = PrivateAttr(default=None)
+
+    def detail_json(self) -> bytes:
+        """The detail as compact UTF-8 JSON (non-ASCII unescaped)."""
+        if self._detail_json is not None:
+            return self._detail_json
+        return pydantic_core.to_json(self.detail)
 
     def to_eventbridge(self, share_detail: bool = False) -> dict[str, Any]:
         """The shape EventBridge delivers to a target (what a Lambda or SQS consumer sees).
@@ -64,6 +74,22 @@ def new_event(
     return new_raw_event(
         type(detail).__name__, detail.model_dump(mode="json"), source=source, id_parts=id_parts, time=time
     )
+
+
+def new_json_event(
+    detail_type: str,
+    detail_json: bytes,
+    *,
+    source: str,
+    id_parts: tuple[object, ...],
+    time: datetime | None = None,
+) -> Envelope:
+    """new_raw_event for a detail a producer rendered as JSON text (UTF-8, one object) itself."""
+    event = new_raw_event(
+        detail_type, pydantic_core.from_json(detail_json), source=source, id_parts=id_parts, time=time
+    )
+    event._detail_json = detail_json
+    return event
 
 
 def new_raw_event(

@@ -39,17 +39,11 @@ class LocalBus:
     def publish(self, events: Iterable[Envelope], bus: str = CUSTOM_BUS) -> None:
         with self.db.transaction() as conn:
             for event in events:
+                # The detail goes in as UTF-8 bytes (a BLOB) and is stored as the TEXT it is.
                 cur = conn.execute(
                     "INSERT OR IGNORE INTO events (id, bus, time, source, detail_type, detail) "
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    (
-                        event.id,
-                        bus,
-                        iso(event.time),
-                        event.source,
-                        event.detail_type,
-                        _to_json(event.detail),
-                    ),
+                    "VALUES (?, ?, ?, ?, ?, CAST(? AS TEXT))",
+                    (event.id, bus, iso(event.time), event.source, event.detail_type, event.detail_json()),
                 )
                 if cur.rowcount == 0:
                     continue  # the same event published again: its deliveries already exist
@@ -209,12 +203,6 @@ class LocalBus:
 _EVENT_COLUMNS = "e.id, e.time, e.source, e.detail_type, e.detail"
 
 
-def _to_json(detail: dict[str, Any]) -> str:
-    # pydantic-core's encoder and decoder (Rust) are 2-3x the json module's speed; a big file's
-    # StockChanged batches are tens of MB. Details are JSON data already (model_dump(mode="json")).
-    return pydantic_core.to_json(detail).decode()
-
-
 def _envelope(row: tuple[Any, ...], replay_name: str | None = None) -> Envelope:
     event_id, time_text, source, detail_type, detail = row
     return Envelope(  # populate_by_name: field names are accepted (no pydantic mypy plugin)
@@ -222,6 +210,8 @@ def _envelope(row: tuple[Any, ...], replay_name: str | None = None) -> Envelope:
         time=parse_iso(time_text),
         source=source,
         detail_type=detail_type,
+        # pydantic-core's decoder (Rust) is 2-3x the json module's speed; a big file's StockChanged
+        # batches are tens of MB.
         detail=pydantic_core.from_json(detail),
         replay_name=replay_name,
     )

@@ -147,17 +147,18 @@ class SqliteStockTable:
             # A name replaces the stored one if it is newer, or if none is stored; an empty name never
             # does (a file whose rows for a pair all lack a name must not blank it). Both statements
             # below apply that rule, and the DynamoDB adapter's `_newer_name` too.
-            # Rendered as JSON by SQLite: no Python object per pair on the way to the StockChanged events.
+            # Rendered as JSON by SQLite, and fetched as the UTF-8 bytes it is (a BLOB is not decoded into a
+            # str): no Python object per pair on the way to the StockChanged events.
             cur = conn.execute(
                 """
-                SELECT json_object(
+                SELECT CAST(json_object(
                     'warehouse', d.warehouse, 'item_id', d.item_id,
                     'item_name', CASE WHEN s.name_time IS NULL
                                         OR d.item_name <> '' AND (s.item_name = '' OR d.name_time >= s.name_time)
                                       THEN d.item_name ELSE s.item_name END,
                     'change', d.change, 'level', COALESCE(s.level, 0) + d.change,
                     'threshold', COALESCE(t.threshold, :default),
-                    'was_below', json(CASE WHEN s.below = 1 THEN 'true' ELSE 'false' END))
+                    'was_below', json(CASE WHEN s.below = 1 THEN 'true' ELSE 'false' END)) AS BLOB)
                 FROM delta_rows d
                 LEFT JOIN stock s ON s.warehouse = d.warehouse AND s.item_id = d.item_id
                 LEFT JOIN thresholds t ON t.item_id = d.item_id
@@ -295,7 +296,7 @@ def _in_key_order(pairs: list[PairDelta]) -> bool:
 class JsonOutcomes:
     """PairOutcomes kept as the JSON SQLite rendered; PairOutcome tuples only when iterated (tests, tools)."""
 
-    def __init__(self, rows: list[str]) -> None:
+    def __init__(self, rows: list[bytes]) -> None:
         self._rows = rows
 
     def __len__(self) -> int:
@@ -305,7 +306,7 @@ class JsonOutcomes:
         for text in self._rows:
             yield PairOutcome(**json.loads(text))
 
-    def as_json(self) -> list[str]:
+    def as_json(self) -> list[bytes]:
         return self._rows
 
 

@@ -6,12 +6,10 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
-import pydantic_core
-
 from adapters.ports import BadRowRecord, FileStats, PairOutcomes, Ports
 from events import Envelope, new_event
 from events.batching import chunk_by_size, chunk_counts
-from events.envelope import new_raw_event
+from events.envelope import new_json_event
 from events.models import FileArrived, FileRejected
 from services.files.logic import REPLACED_MESSAGE, stored_upload
 from services.ingest.parsing import PairSums, UnusableFile, inventory_bytes, sum_inventory
@@ -79,21 +77,24 @@ def reject_file(ports: Ports, key: str, reason: str, message: str, cause_id: str
 def stock_changed_events(key: str, outcomes: PairOutcomes, time: datetime) -> Iterator[Envelope]:
     """The file's new levels as StockChanged batches, built one at a time: a file can touch ~250k pairs.
 
-    The pairs come as JSON from the stock table; a batch's detail is their text joined and decoded once
-    by pydantic-core, instead of a dict and a size estimate built in Python per pair. Each batch's
-    pairs fit MAX_DETAIL_LIST_BYTES in the compact UTF-8 JSON the AWS bus sends.
+    The pairs come as UTF-8 JSON from the stock table; a batch's detail is their text joined, which the
+    local bus stores as it is, instead of a dict and a size estimate built in Python per pair. Each
+    batch's pairs fit MAX_DETAIL_LIST_BYTES in the compact UTF-8 JSON the AWS bus sends.
     """
     rows = outcomes.as_json()
-    bounds = chunk_counts([len(r) if r.isascii() else len(r.encode()) for r in rows])
-    head = '{"file_key":' + json.dumps(key, ensure_ascii=False)
+    bounds = chunk_counts(map(len, rows))
+    head = b'{"file_key":' + json.dumps(key, ensure_ascii=False).encode()
     start = 0
     for n, count in enumerate(bounds, start=1):
         # Tests check these events against the StockChanged model; validating 250k pairs here would cost
         # seconds.
-        detail = pydantic_core.from_json(
-            f'{head},"batch":{n},"batches":{len(bounds)},"pairs":[{",".join(rows[start : start + count])}]}}'
+        detail = b'%s,"batch":%d,"batches":%d,"pairs":[%s]}' % (
+            head,
+            n,
+            len(bounds),
+            b",".join(rows[start : start + count]),
         )
-        yield new_raw_event("StockChanged", detail, source=SOURCE, id_parts=(key, n), time=time)
+        yield new_json_event("StockChanged", detail, source=SOURCE, id_parts=(key, n), time=time)
         start += count
 
 

@@ -137,7 +137,9 @@ def test_outcomes_render_as_json_objects_of_their_fields(backend: Backend) -> No
     )
     # THEN each outcome's JSON (what StockChanged carries) is its fields by name, in key order
     assert outcomes is not None
-    rendered = [json.loads(text) for text in outcomes.as_json()]
+    texts = outcomes.as_json()
+    assert "Ünïcode".encode() in texts[1]  # UTF-8, not \u escapes
+    rendered = [json.loads(text) for text in texts]
     assert rendered == [o._asdict() for o in outcomes]
     assert [(r["item_id"], r["level"], r["was_below"]) for r in rendered] == [(ODD_ITEM, 23, True), ("b", -2, False)]
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pydantic_core
+
 from adapters.local.bus import LocalBus
 from adapters.local.database import Database
 from adapters.settings import Settings
 from events import Envelope
-from events.envelope import new_raw_event
+from events.envelope import new_json_event, new_raw_event
+from events.models import StockChanged
 from local.serve import Server
 from local.wiring import bootstrap
 
@@ -67,3 +70,25 @@ def test_serve_prunes_at_start_then_once_a_day(tmp_path: Path) -> None:
     # THEN the first tick pruned, the next waited for the day to pass
     assert (after_first, same_day, len(runtime.bus.archived())) == (0, 1, 0)
     runtime.close()
+
+
+def test_an_event_built_from_json_is_archived_as_that_text_and_reads_back_the_same(tmp_path: Path) -> None:
+    # GIVEN a StockChanged whose detail the producer rendered itself, with names JSON escapes or not
+    text = (
+        '{"file_key":"inventory_files/ä.csv","batch":1,"batches":1,"pairs":[{"warehouse":"Köln 🏭",'
+        '"item_id":"a\\"1","item_name":"Größe\\u0007","change":-3,"level":-3,"threshold":10,"was_below":false}]}'
+    ).encode()
+    event = new_json_event("StockChanged", text, source="inventory.ingest", id_parts=("ä",), time=NOW)
+    db = Database(tmp_path / "state.db")
+    bus = LocalBus(db)
+    # WHEN it is published
+    bus.publish([event])
+    # THEN the archive holds exactly that text, as TEXT (what `inventory events` and SQL tools read)
+    assert db.conn.execute("SELECT typeof(detail), detail FROM events").fetchone() == ("text", text.decode())
+    # AND the delivered event is the published one, detail and all
+    (delivery,) = bus.due()
+    assert delivery.event.detail == event.detail
+    assert StockChanged.model_validate(delivery.event.detail).pairs[0].item_name == "Größe\x07"
+    # AND an event built from a dict is stored as its compact JSON
+    other = stock_changed("ö", 0)
+    assert pydantic_core.from_json(other.detail_json()) == other.detail
