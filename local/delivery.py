@@ -35,11 +35,12 @@ class DeliveryStats:
 
 def deliver_once(ports: Ports, bus: LocalBus, stats: DeliveryStats) -> int:
     """Deliver one batch (the oldest due target's pending events); returns how many were handed over."""
-    first = bus.due(limit=1)
-    if not first:
+    target = bus.next_target()
+    if target is None:
         return 0
-    target = first[0].target
-    batch = bus.due(limit=dispatch.BATCH_SIZE.get(target, dispatch.DEFAULT_BATCH_SIZE))
+    batch = bus.due(limit=dispatch.BATCH_SIZE.get(target, dispatch.DEFAULT_BATCH_SIZE), target=target)
+    if not batch:
+        return 0
     try:
         failed = dispatch.handle_batch(target, ports, [d.event for d in batch])
     except Exception as exc:  # a failure outside any one event: the whole batch is retried

@@ -35,6 +35,9 @@ class LocalBus:
     def __init__(self, db: Database, rules: Iterable[Rule] = RULES) -> None:
         self.db = db
         self.rules = tuple(rules)
+        # Per rule, the detail-types it names exactly (None: it names none, or not only plain strings):
+        # a file's thousands of alerts then skip the full pattern match of every other rule.
+        self._detail_types = [_exact_values(rule.pattern.get("detail-type")) for rule in self.rules]
 
     def publish(self, events: Iterable[Envelope], bus: str = CUSTOM_BUS) -> None:
         with self.db.transaction() as conn:
@@ -50,10 +53,14 @@ class LocalBus:
                 self._enqueue(cur.lastrowid or 0, event, bus, replay_name=None)
 
     def _enqueue(self, seq: int, event: Envelope, bus: str, replay_name: str | None) -> int:
-        shape = event.to_eventbridge(share_detail=True)
+        shape: dict[str, Any] | None = None
         count = 0
-        for rule in self.rules:
-            if rule.bus == bus and matches(rule.pattern, shape):
+        for rule, detail_types in zip(self.rules, self._detail_types, strict=True):
+            if rule.bus != bus or (detail_types is not None and event.detail_type not in detail_types):
+                continue
+            if shape is None:
+                shape = event.to_eventbridge(share_detail=True)
+            if matches(rule.pattern, shape):
                 self.db.conn.execute(
                     "INSERT INTO deliveries (event_seq, rule, target, status, next_at, replay_name) "
                     "VALUES (?, ?, ?, 'pending', ?, ?)",
@@ -64,21 +71,24 @@ class LocalBus:
 
     # ------------------------------------------------------------------ delivery side
 
-    def due(self, limit: int = 500) -> list[Delivery]:
-        """Pending deliveries that are due, for the target of the oldest one, in publish order."""
-        conn = self.db.conn
-        now = time.time()
-        first = conn.execute(
+    def next_target(self) -> str | None:
+        """The target of the oldest pending delivery that is due, if any."""
+        first = self.db.conn.execute(
             "SELECT target FROM deliveries WHERE status = 'pending' AND next_at <= ? ORDER BY id LIMIT 1",
-            (now,),
+            (time.time(),),
         ).fetchone()
-        if first is None:
+        return None if first is None else str(first[0])
+
+    def due(self, limit: int = 500, target: str | None = None) -> list[Delivery]:
+        """Pending deliveries that are due, for `target` (by default that of the oldest), in publish order."""
+        target = target or self.next_target()
+        if target is None:
             return []
-        rows = conn.execute(
+        rows = self.db.conn.execute(
             f"SELECT d.id, d.rule, d.target, d.attempts, d.last_error, d.replay_name, {_EVENT_COLUMNS} "
             "FROM deliveries d JOIN events e ON e.seq = d.event_seq "
             "WHERE d.status = 'pending' AND d.next_at <= ? AND d.target = ? ORDER BY d.id LIMIT ?",
-            (now, first[0], limit),
+            (time.time(), target, limit),
         ).fetchall()
         return [
             Delivery(row[0], _envelope(row[6:], replay_name=row[5]), row[1], row[2], row[3], row[4]) for row in rows
@@ -201,6 +211,13 @@ class LocalBus:
 
 
 _EVENT_COLUMNS = "e.id, e.time, e.source, e.detail_type, e.detail"
+
+
+def _exact_values(matchers: Any) -> frozenset[str] | None:
+    """The strings a pattern's leaf matches exactly, when it is a list of plain strings only."""
+    if isinstance(matchers, list) and matchers and all(isinstance(m, str) for m in matchers):
+        return frozenset(matchers)
+    return None
 
 
 def _envelope(row: tuple[Any, ...], replay_name: str | None = None) -> Envelope:

@@ -13,6 +13,7 @@ from adapters.settings import Settings
 from events import Envelope
 from events.envelope import new_json_event, new_raw_event
 from events.models import StockChanged
+from events.rules import Rule
 from local.serve import Server
 from local.wiring import bootstrap
 
@@ -92,3 +93,23 @@ def test_an_event_built_from_json_is_archived_as_that_text_and_reads_back_the_sa
     # AND an event built from a dict is stored as its compact JSON
     other = stock_changed("ö", 0)
     assert pydantic_core.from_json(other.detail_json()) == other.detail
+
+
+def test_the_bus_routes_by_every_kind_of_detail_type_pattern(tmp_path: Path) -> None:
+    # GIVEN rules naming a detail-type exactly, by prefix, inside $or, not at all, and by detail only
+    rules = [
+        Rule("exact", "a", {"detail-type": ["StockChanged", "Other"]}),
+        Rule("prefix", "b", {"detail-type": [{"prefix": "Stock"}]}),
+        Rule("or", "c", {"$or": [{"detail-type": ["StockChanged"]}, {"source": ["x"]}]}),
+        Rule("any", "d", {"source": ["inventory.ingest"]}),
+        Rule("by-detail", "e", {"detail-type": ["StockChanged"], "detail": {"batch": [1]}}),
+        Rule("wrong-type", "f", {"detail-type": ["BelowThreshold"]}),
+        Rule("wrong-detail", "g", {"detail-type": ["StockChanged"], "detail": {"batch": [2]}}),
+    ]
+    db = Database(tmp_path / "state.db")
+    bus = LocalBus(db, rules)
+    # WHEN a StockChanged is published
+    bus.publish([stock_changed("a", 0)])
+    # THEN every rule that matches it, and only those, gets a delivery
+    targets = [t for (t,) in db.conn.execute("SELECT target FROM deliveries ORDER BY id")]
+    assert targets == ["a", "b", "c", "d", "e"]
