@@ -202,3 +202,19 @@ def test_GIVEN_a_generated_file_WHEN_summed_THEN_both_paths_agree(tmp_path) -> N
         assert fast == slow
     sums = sum_inventory([data], accelerated=False)
     assert sums.bad_rows and sums.good_rows > 4000
+
+
+_sort_ids = st.sampled_from(
+    ["abcdef", "abcdefg", "abcdefa", "abcde", "abcdeg", "ab", "b", "é", "ÿ", "中", "😀", "z" * 20]
+)
+
+
+@needs_c
+@given(st.lists(st.tuples(st.sampled_from(["W1", "W10", "W2", "Ä", "W"]), _sort_ids), min_size=1, max_size=60))
+@settings(max_examples=200, deadline=None)
+def test_GIVEN_pairs_WHEN_summed_in_c_THEN_they_come_in_sqlites_binary_order(pairs: list[tuple[str, str]]) -> None:
+    # Ids that share their first bytes, end early or are not ASCII: the C sort key holds 6 bytes of an id.
+    lines = [f"2021-02-15T11:00:00Z\t{w}\t{i}\tName\t1" for w, i in pairs]
+    sums = sum_inventory([(HEADER + "\n" + "\n".join(lines) + "\n").encode()], accelerated=True)
+    keys = [(p.warehouse, p.item_id) for p in sums.pairs]
+    assert keys == sorted(set(pairs), key=lambda k: (k[0].encode(), k[1].encode()))
