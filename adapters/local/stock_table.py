@@ -141,7 +141,7 @@ class SqliteStockTable:
             pairs = deltas if isinstance(deltas, list) else list(deltas)
             conn.executemany("INSERT INTO delta_rows VALUES (?, ?, ?, ?, ?)", pairs)
             order = "d.rowid" if _in_key_order(pairs) else "d.warehouse, d.item_id"
-            del pairs
+            del pairs, deltas  # the caller handed them over (ingest's take_pairs): free them now
             params = {"default": self.default_threshold}
             # Read the state before the change once, set-based, then apply the whole file in one upsert.
             # A name replaces the stored one if it is newer, or if none is stored; an empty name never
