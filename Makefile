@@ -54,5 +54,8 @@ deploy: $(STAMP)
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache cdk.out build node_modules
 
+# Bytecode compiled first, as `pip install` does for an installed package: with PYTHONDONTWRITEBYTECODE
+# set (as on CI machines) an editable install compiles every module of ours again at each start.
 bench: $(STAMP)
+	$(PY) -m compileall -q events services adapters validator kms local
 	$(PY) bench/run.py

@@ -39,14 +39,9 @@ class Envelope(BaseModel):
     detail: dict[str, Any]
     # Set on re-deliveries from the archive, so consumers and logs can tell a replay apart.
     replay_name: str | None = Field(default=None, alias="replay-name")
-    # The text `detail` was decoded from, for an event built from JSON (new_json_event): publishing
-    # stores that instead of encoding a ~200 KB detail again. Such a detail is never changed afterwards.
-    _detail_json: bytes | None = PrivateAttr(default=None)
 
     def detail_json(self) -> bytes:
         """The detail as compact UTF-8 JSON (non-ASCII unescaped)."""
-        if self._detail_json is not None:
-            return self._detail_json
         return pydantic_core.to_json(self.detail)
 
     def to_eventbridge(self, share_detail: bool = False) -> dict[str, Any]:
@@ -67,6 +62,17 @@ class Envelope(BaseModel):
         return out
 
 
+class JsonEnvelope(Envelope):
+    """An envelope built from its detail's JSON text (new_json_event), which it keeps: publishing stores
+    that text instead of encoding a ~200 KB detail again. Such a detail is never changed afterwards.
+    (A subclass, so that the thousands of other envelopes a file makes do not pay for the attribute.)"""
+
+    _detail_json: bytes = PrivateAttr(default=b"")
+
+    def detail_json(self) -> bytes:
+        return self._detail_json
+
+
 def new_event(
     detail: BaseModel, *, source: str, id_parts: tuple[object, ...], time: datetime | None = None
 ) -> Envelope:
@@ -85,8 +91,12 @@ def new_json_event(
     time: datetime | None = None,
 ) -> Envelope:
     """new_raw_event for a detail a producer rendered as JSON text (UTF-8, one object) itself."""
-    event = new_raw_event(
-        detail_type, pydantic_core.from_json(detail_json), source=source, id_parts=id_parts, time=time
+    event = JsonEnvelope(  # populate_by_name: field names are accepted (no pydantic mypy plugin)
+        id=deterministic_id(detail_type, *id_parts),
+        time=time or utc_now(),
+        source=source,
+        detail_type=detail_type,
+        detail=pydantic_core.from_json(detail_json),
     )
     event._detail_json = detail_json
     return event
