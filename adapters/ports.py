@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple, Protocol
 
 from adapters.settings import Settings
-from events import Envelope
+from events import Event
 
 # ---------------------------------------------------------------- object store (S3 / a folder)
 
@@ -304,7 +304,7 @@ class StockTable(Protocol):
 
 
 class EventBus(Protocol):
-    def publish(self, events: Iterable[Envelope]) -> None:
+    def publish(self, events: Iterable[Event]) -> None:
         """Publish on the custom bus. Inside a StockTable transaction, delivery waits for the commit."""
         ...
 

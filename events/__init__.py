@@ -1,6 +1,6 @@
 """The event contract shared by every service and both runtimes."""
 
-from events.envelope import Envelope, deterministic_id, new_event, utc_now
+from events.envelope import Envelope, Event, JsonEvent, deterministic_id, new_event, utc_now
 from events.models import DETAIL_MODELS, SCHEMA_VERSION, SOURCES, Detail
 
 __all__ = [
@@ -9,6 +9,8 @@ __all__ = [
     "SOURCES",
     "Detail",
     "Envelope",
+    "Event",
+    "JsonEvent",
     "deterministic_id",
     "new_event",
     "utc_now",

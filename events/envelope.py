@@ -7,11 +7,13 @@ version, so an event read from an SQS message that EventBridge delivered parses 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 import pydantic_core
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field
 
 # Event ids are derived from what caused the event, so a retried producer publishes the same id and
 # idempotent consumers drop the repeat.
@@ -62,15 +64,39 @@ class Envelope(BaseModel):
         return out
 
 
-class JsonEnvelope(Envelope):
-    """An envelope built from its detail's JSON text (new_json_event), which it keeps: publishing stores
-    that text instead of encoding a ~200 KB detail again. Such a detail is never changed afterwards.
-    (A subclass, so that the thousands of other envelopes a file makes do not pay for the attribute.)"""
+@dataclass(frozen=True)
+class JsonEvent:
+    """An event whose detail its producer rendered as JSON text (new_json_event), with an Envelope's
+    attributes: a StockChanged batch is ~200 KB, which the local bus stores as it is; the detail is
+    decoded only for a reader that needs it as data (the AWS bus, a rule that matches on the detail)."""
 
-    _detail_json: bytes = PrivateAttr(default=b"")
+    id: str
+    time: datetime
+    source: str
+    detail_type: str
+    text: bytes
+    version: str = "1"
+    replay_name: str | None = None
+
+    @cached_property
+    def detail(self) -> dict[str, Any]:
+        decoded: dict[str, Any] = pydantic_core.from_json(self.text)
+        return decoded
 
     def detail_json(self) -> bytes:
-        return self._detail_json
+        return self.text
+
+    def envelope(self) -> Envelope:
+        return Envelope(  # populate_by_name: field names are accepted (no pydantic mypy plugin)
+            id=self.id, time=self.time, source=self.source, detail_type=self.detail_type, detail=self.detail
+        )
+
+    def to_eventbridge(self, share_detail: bool = False) -> dict[str, Any]:
+        return self.envelope().to_eventbridge(share_detail)
+
+
+# What a producer publishes.
+Event = Envelope | JsonEvent
 
 
 def new_event(
@@ -89,17 +115,9 @@ def new_json_event(
     source: str,
     id_parts: tuple[object, ...],
     time: datetime | None = None,
-) -> Envelope:
+) -> JsonEvent:
     """new_raw_event for a detail a producer rendered as JSON text (UTF-8, one object) itself."""
-    event = JsonEnvelope(  # populate_by_name: field names are accepted (no pydantic mypy plugin)
-        id=deterministic_id(detail_type, *id_parts),
-        time=time or utc_now(),
-        source=source,
-        detail_type=detail_type,
-        detail=pydantic_core.from_json(detail_json),
-    )
-    event._detail_json = detail_json
-    return event
+    return JsonEvent(deterministic_id(detail_type, *id_parts), time or utc_now(), source, detail_type, detail_json)
 
 
 def new_raw_event(

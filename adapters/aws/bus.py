@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.aws.clients import AwsClients
-from events import Envelope
+from events import Envelope, Event
 
 if TYPE_CHECKING:
     from adapters.aws.stock_table import DynamoStockTable
@@ -47,7 +47,7 @@ class EventBridgeBus:
         self.base_delay = base_delay
         self.sent: dict[str, int] = {}  # detail-type -> count, for the handlers' metrics
 
-    def publish(self, events: Iterable[Envelope]) -> None:
+    def publish(self, events: Iterable[Event]) -> None:
         batch = list(events)
         if not batch:
             return
@@ -55,14 +55,14 @@ class EventBridgeBus:
             return
         self.send_now(batch)
 
-    def send_now(self, events: list[Envelope]) -> None:
+    def send_now(self, events: list[Event]) -> None:
         entries = [self.entry(e) for e in events]
         for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
             self._put(entries[start : start + MAX_ENTRIES_PER_CALL])
         for event in events:
             self.sent[event.detail_type] = self.sent.get(event.detail_type, 0) + 1
 
-    def entry(self, event: Envelope) -> dict[str, Any]:
+    def entry(self, event: Event) -> dict[str, Any]:
         detail = {
             **event.detail,
             META_KEY: {"id": event.id, "time": event.time.isoformat(), "version": event.version},

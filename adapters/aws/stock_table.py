@@ -68,7 +68,7 @@ from adapters.ports import (
     StockRow,
     from_micros,
 )
-from events import Envelope
+from events import Event
 
 MAX_TRANSACTION_ITEMS = 100
 # A chunk's marker holds its outcomes; keep it well under DynamoDB's 400 KB item limit.
@@ -141,7 +141,7 @@ def consumed_key(consumer: str, event_id: str) -> dict[str, dict[str, str]]:
 
 @dataclass
 class UnitOfWork:
-    events: list[Envelope] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     consumed: set[tuple[str, str]] = field(default_factory=set)
     after_publish: list[Callable[[], None]] = field(default_factory=list)
     # Files recorded by this unit: their "pending" flag is cleared on commit.
@@ -154,7 +154,7 @@ class DynamoStockTable:
         self.table_name = table_name
         self.default_threshold = default_threshold
         # Set by the wiring to the bus's immediate send: what a committed unit of work publishes with.
-        self.publisher: Callable[[list[Envelope]], None] | None = None
+        self.publisher: Callable[[list[Event]], None] | None = None
         self._local = threading.local()
 
     @property
@@ -184,7 +184,7 @@ class DynamoStockTable:
 
         return block()
 
-    def defer_events(self, events: list[Envelope]) -> bool:
+    def defer_events(self, events: list[Event]) -> bool:
         """Hold events until the unit of work commits; False when there is none (send now)."""
         uow = self.unit_of_work
         if uow is None:

@@ -16,8 +16,8 @@ from typing import Any
 import pydantic_core
 
 from adapters.local.database import Database, iso, parse_iso
-from events import Envelope
-from events.matching import matches
+from events import Envelope, Event
+from events.matching import OR_KEY, matches
 from events.rules import CUSTOM_BUS, RULES, Rule
 
 
@@ -36,10 +36,12 @@ class LocalBus:
         self.db = db
         self.rules = tuple(rules)
         # Per rule, the detail-types it names exactly (None: it names none, or not only plain strings):
-        # a file's thousands of alerts then skip the full pattern match of every other rule.
+        # a file's thousands of alerts then skip the full pattern match of every other rule. And whether
+        # it can look at the detail at all: a StockChanged's need not be decoded to be routed.
         self._detail_types = [_exact_values(rule.pattern.get("detail-type")) for rule in self.rules]
+        self._reads_detail = [any(k in rule.pattern for k in ("detail", OR_KEY)) for rule in self.rules]
 
-    def publish(self, events: Iterable[Envelope], bus: str = CUSTOM_BUS) -> None:
+    def publish(self, events: Iterable[Event], bus: str = CUSTOM_BUS) -> None:
         with self.db.transaction() as conn:
             for event in events:
                 # The detail goes in as UTF-8 bytes (a BLOB) and is stored as the TEXT it is.
@@ -52,15 +54,15 @@ class LocalBus:
                     continue  # the same event published again: its deliveries already exist
                 self._enqueue(cur.lastrowid or 0, event, bus, replay_name=None)
 
-    def _enqueue(self, seq: int, event: Envelope, bus: str, replay_name: str | None) -> int:
-        shape: dict[str, Any] | None = None
+    def _enqueue(self, seq: int, event: Event, bus: str, replay_name: str | None) -> int:
+        shapes: dict[bool, dict[str, Any]] = {}  # with the detail or not
         count = 0
-        for rule, detail_types in zip(self.rules, self._detail_types, strict=True):
+        for rule, detail_types, reads_detail in zip(self.rules, self._detail_types, self._reads_detail, strict=True):
             if rule.bus != bus or (detail_types is not None and event.detail_type not in detail_types):
                 continue
-            if shape is None:
-                shape = event.to_eventbridge(share_detail=True)
-            if matches(rule.pattern, shape):
+            if reads_detail not in shapes:
+                shapes[reads_detail] = _shape(event, reads_detail)
+            if matches(rule.pattern, shapes[reads_detail]):
                 self.db.conn.execute(
                     "INSERT INTO deliveries (event_seq, rule, target, status, next_at, replay_name) "
                     "VALUES (?, ?, ?, 'pending', ?, ?)",
@@ -211,6 +213,17 @@ class LocalBus:
 
 
 _EVENT_COLUMNS = "e.id, e.time, e.source, e.detail_type, e.detail"
+
+
+def _shape(event: Event, with_detail: bool) -> dict[str, Any]:
+    """The event as a rule sees it; without the detail for a rule whose pattern cannot look at it."""
+    if with_detail or isinstance(event, Envelope):
+        return event.to_eventbridge(share_detail=True)
+    without = Envelope(  # populate_by_name: field names are accepted (no pydantic mypy plugin)
+        id=event.id, time=event.time, source=event.source, detail_type=event.detail_type, detail={}
+    ).to_eventbridge(share_detail=True)
+    del without["detail"]
+    return without
 
 
 def _exact_values(matchers: Any) -> frozenset[str] | None:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from adapters.ports import BadRowRecord, FileStats, PairDelta, PairOutcomes, Ports
-from events import Envelope, new_event
+from events import Envelope, JsonEvent, new_event
 from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_json_event
 from events.models import FileArrived, FileRejected
@@ -79,7 +79,7 @@ def reject_file(ports: Ports, key: str, reason: str, message: str, cause_id: str
         ports.bus.publish([new_event(detail, source=SOURCE, id_parts=(key, reason))])
 
 
-def stock_changed_events(key: str, outcomes: PairOutcomes, time: datetime) -> Iterator[Envelope]:
+def stock_changed_events(key: str, outcomes: PairOutcomes, time: datetime) -> Iterator[JsonEvent]:
     """The file's new levels as StockChanged batches, built one at a time: a file can touch ~250k pairs.
 
     The pairs come as UTF-8 JSON from the stock table; a batch's detail is their text joined, which the

@@ -6,12 +6,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pydantic_core
+import pytest
 
 from adapters.local.bus import LocalBus
 from adapters.local.database import Database
 from adapters.settings import Settings
 from events import Envelope
-from events.envelope import new_json_event, new_raw_event
+from events.envelope import JsonEvent, new_json_event, new_raw_event
 from events.models import StockChanged
 from events.rules import Rule
 from local.serve import Server
@@ -95,7 +96,8 @@ def test_an_event_built_from_json_is_archived_as_that_text_and_reads_back_the_sa
     assert pydantic_core.from_json(other.detail_json()) == other.detail
 
 
-def test_the_bus_routes_by_every_kind_of_detail_type_pattern(tmp_path: Path) -> None:
+@pytest.mark.parametrize("built_from", ["dict", "json"])
+def test_the_bus_routes_by_every_kind_of_detail_type_pattern(tmp_path: Path, built_from: str) -> None:
     # GIVEN rules naming a detail-type exactly, by prefix, inside $or, not at all, and by detail only
     rules = [
         Rule("exact", "a", {"detail-type": ["StockChanged", "Other"]}),
@@ -108,8 +110,25 @@ def test_the_bus_routes_by_every_kind_of_detail_type_pattern(tmp_path: Path) -> 
     ]
     db = Database(tmp_path / "state.db")
     bus = LocalBus(db, rules)
-    # WHEN a StockChanged is published
-    bus.publish([stock_changed("a", 0)])
+    # WHEN a StockChanged is published, as a dict or as the JSON text ingest renders
+    event = stock_changed("a", 0)
+    bus.publish([event if built_from == "dict" else _as_json_event(event)])
     # THEN every rule that matches it, and only those, gets a delivery
     targets = [t for (t,) in db.conn.execute("SELECT target FROM deliveries ORDER BY id")]
     assert targets == ["a", "b", "c", "d", "e"]
+
+
+def _as_json_event(event: Envelope) -> JsonEvent:
+    return new_json_event(
+        event.detail_type, event.detail_json(), source=event.source, id_parts=(event.id,), time=event.time
+    )
+
+
+def test_a_json_event_is_routed_without_decoding_its_detail(tmp_path: Path) -> None:
+    # GIVEN the real rules, none of which looks into a StockChanged's detail
+    bus = LocalBus(Database(tmp_path / "state.db"))
+    event = _as_json_event(stock_changed("a", 0))
+    # WHEN it is published THEN it reaches the alerts service, and its ~200 KB detail was never decoded
+    bus.publish([event])
+    assert [d.target for d in bus.due()] == ["alerts"]
+    assert "detail" not in vars(event)
