@@ -10,7 +10,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field
@@ -95,8 +95,17 @@ class JsonEvent:
         return self.envelope().to_eventbridge(share_detail)
 
 
-# What a producer publishes.
+# What a producer publishes and a consumer is handed.
 Event = Envelope | JsonEvent
+
+DetailModel = TypeVar("DetailModel", bound=BaseModel)
+
+
+def parse_detail(event: Event, model: type[DetailModel]) -> DetailModel:
+    """The event's detail validated as `model`, from its JSON text when the event still has it."""
+    if isinstance(event, JsonEvent):
+        return model.model_validate_json(event.text)
+    return model.model_validate(event.detail)
 
 
 def new_event(

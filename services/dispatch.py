@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from adapters.ports import Ports
-from events import Envelope
+from events import Event
 
 # How many events a target takes at once (SQS batch size on AWS). notify takes many, so one file's
 # alerts become one digest; the others take few, because a StockChanged batch can be ~200 KB.
@@ -16,7 +16,7 @@ BATCH_SIZE = {"notify": 1000}
 DEFAULT_BATCH_SIZE = 10
 
 
-def handle_batch(target: str, ports: Ports, events: Sequence[Envelope]) -> dict[str, str]:
+def handle_batch(target: str, ports: Ports, events: Sequence[Event]) -> dict[str, str]:
     """Process events in order; returns the ones that failed, id -> error, for a retry."""
     with collector_paused():
         return _handle_batch(target, ports, events)
@@ -41,7 +41,7 @@ def collector_paused() -> Iterator[None]:
         gc.enable()
 
 
-def _handle_batch(target: str, ports: Ports, events: Sequence[Envelope]) -> dict[str, str]:
+def _handle_batch(target: str, ports: Ports, events: Sequence[Event]) -> dict[str, str]:
     module = importlib.import_module(f"services.{target}.logic")
     batch_handler = getattr(module, "handle_batch", None)
     if batch_handler is not None:

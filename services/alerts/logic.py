@@ -7,7 +7,7 @@ and recovering to the threshold re-arms it.
 from __future__ import annotations
 
 from adapters.ports import Ports
-from events import Envelope, new_event
+from events import Event, new_event, parse_detail
 from events.models import BelowThreshold, StockChanged
 
 SOURCE = "inventory.alerts"
@@ -29,8 +29,8 @@ def crossings(changed: StockChanged) -> list[BelowThreshold]:
     ]
 
 
-def handle(ports: Ports, event: Envelope) -> None:
-    changed = StockChanged.model_validate(event.detail)
+def handle(ports: Ports, event: Event) -> None:
+    changed = parse_detail(event, StockChanged)
     alerts = crossings(changed)
     with ports.table.transaction():
         if not ports.table.first_delivery("alerts", event.id):

@@ -9,7 +9,7 @@ from urllib.parse import unquote_plus
 
 from adapters.content import content_digest
 from adapters.ports import NoSuchObject, ObjectInfo, ObjectStore, Ports
-from events import Envelope, deterministic_id, new_event
+from events import Envelope, Event, deterministic_id, new_event
 from events.models import FileArrived, FileRejected
 from events.rules import INVENTORY_PREFIX, THRESHOLDS_PREFIX
 from services.files.keys import BadKey, check_layout, classify_key, is_data_key, normalize_key
@@ -108,7 +108,7 @@ def holds_recorded(objects: ObjectStore, current: ObjectInfo, etag: str, digest:
     return current.etag == etag or (digest != "" and objects.digest(current.key, current.etag) == digest)
 
 
-def handle(ports: Ports, event: Envelope) -> None:
+def handle(ports: Ports, event: Event) -> None:
     """An S3 'Object Created' notification (from EventBridge, or the local folder store)."""
     obj: dict[str, Any] = event.detail.get("object", {})
     raw_key = unquote_plus(str(obj.get("key", "")))  # S3 notifications URL-encode the key

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 
 from adapters.ports import BadRowRecord, FileStats, PairDelta, PairOutcomes, Ports
-from events import Envelope, JsonEvent, new_event
+from events import Envelope, Event, JsonEvent, new_event
 from events.batching import chunk_by_size, chunk_counts
 from events.envelope import new_json_event
 from events.models import FileArrived, FileRejected
@@ -41,7 +41,7 @@ def parse_file(key: str, open_stream: Callable[[], Iterable[bytes]]) -> ParsedFi
     return ParsedFile(sums, [BadRowRecord(key, b.line, b.reason, b.raw) for b in sums.bad_rows])
 
 
-def handle(ports: Ports, event: Envelope) -> None:
+def handle(ports: Ports, event: Event) -> None:
     arrived = FileArrived.model_validate(event.detail)
     key = arrived.key
     record = ports.table.file(key)

@@ -11,16 +11,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from adapters.ports import Mail, Ports
-from events import Envelope
+from events import Event
 from events.models import BelowThreshold, FileRejected, ValidationCompleted
 from services.notify.mail import rejected_mail, restock_digest, validation_mail
 
 CONSUMER = "notify"
 
 
-def handle_batch(ports: Ports, events: Sequence[Envelope]) -> dict[str, str]:
+def handle_batch(ports: Ports, events: Sequence[Event]) -> dict[str, str]:
     """Returns the events that failed, id -> error (partial batch failure, as Powertools' BatchProcessor)."""
-    groups: dict[tuple[str, ...], list[Envelope]] = defaultdict(list)
+    groups: dict[tuple[str, ...], list[Event]] = defaultdict(list)
     for event in events:
         if event.detail_type == "BelowThreshold":
             groups[("alerts", event.detail["cause"], event.detail["file_key"])].append(event)
@@ -37,7 +37,7 @@ def handle_batch(ports: Ports, events: Sequence[Envelope]) -> dict[str, str]:
     return failed
 
 
-def send_once(ports: Ports, group: Sequence[Envelope]) -> str | None:
+def send_once(ports: Ports, group: Sequence[Event]) -> str | None:
     with ports.table.transaction():
         fresh = [e for e in group if ports.table.first_delivery(CONSUMER, e.id)]
         if not fresh:
@@ -46,7 +46,7 @@ def send_once(ports: Ports, group: Sequence[Envelope]) -> str | None:
         return ports.mailer.send(mail) if mail else None
 
 
-def render(ports: Ports, events: Sequence[Envelope]) -> Mail | None:
+def render(ports: Ports, events: Sequence[Event]) -> Mail | None:
     ids = [e.id for e in events]
     kind = events[0].detail_type
     if kind == "BelowThreshold":

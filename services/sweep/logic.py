@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.ports import Ports
-from events import Envelope, new_event
+from events import Event, new_event
 from events.models import BelowThreshold, ThresholdsUpdated
 
 SOURCE = "inventory.sweep"
@@ -13,7 +13,7 @@ class StaleDefault(RuntimeError):
     """This function still runs with the default the event replaces (a deploy in progress): retry later."""
 
 
-def handle(ports: Ports, event: Envelope) -> None:
+def handle(ports: Ports, event: Event) -> None:
     updated = ThresholdsUpdated.model_validate(event.detail)
     if updated.default_changed_from is not None and ports.table.default_threshold != updated.default_threshold:
         if ports.table.recorded_default_threshold() != updated.default_threshold:

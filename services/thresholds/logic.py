@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from adapters.ports import Ports
-from events import Envelope, new_event
+from events import Envelope, Event, new_event
 from events.batching import chunk_by_size
 from events.models import FileArrived, FileRejected, ThresholdsUpdated
 from services.files.logic import REPLACED_MESSAGE, stored_upload
@@ -14,7 +14,7 @@ SOURCE = "inventory.thresholds"
 DEFAULT_KEY = "settings/default_threshold"
 
 
-def handle(ports: Ports, event: Envelope) -> None:
+def handle(ports: Ports, event: Event) -> None:
     arrived = FileArrived.model_validate(event.detail)
     key = arrived.key
     record = ports.table.file(key)

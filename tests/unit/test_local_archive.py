@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pydantic_core
 import pytest
+from pydantic import ValidationError
 
 from adapters.local.bus import LocalBus
 from adapters.local.database import Database
 from adapters.settings import Settings
 from events import Envelope
-from events.envelope import JsonEvent, new_json_event, new_raw_event
+from events.envelope import JsonEvent, new_json_event, new_raw_event, parse_detail
 from events.models import StockChanged
 from events.rules import Rule
 from local.serve import Server
@@ -132,3 +133,20 @@ def test_a_json_event_is_routed_without_decoding_its_detail(tmp_path: Path) -> N
     bus.publish([event])
     assert [d.target for d in bus.due()] == ["alerts"]
     assert "detail" not in vars(event)
+
+
+def test_a_delivered_event_validates_as_its_model_from_its_text(tmp_path: Path) -> None:
+    # GIVEN a StockChanged delivered from the local archive (its detail still JSON) and the archived one
+    bus = LocalBus(Database(tmp_path / "state.db"))
+    bus.publish([stock_changed("a", 0)])
+    (delivery,) = bus.due()
+    (archived,) = bus.archived()
+    # THEN both validate to the same model, and a detail that breaks the contract is refused either way
+    assert parse_detail(delivery.event, StockChanged) == parse_detail(archived, StockChanged)
+    broken = new_json_event(
+        "StockChanged", b'{"file_key":"k","batch":0,"batches":1,"pairs":[]}', source="t", id_parts=()
+    )
+    with pytest.raises(ValidationError, match="batch"):
+        parse_detail(broken, StockChanged)
+    with pytest.raises(ValidationError, match="batch"):
+        parse_detail(broken.envelope(), StockChanged)
