@@ -31,8 +31,11 @@ class ObjectInfo:
 class ObjectStore(Protocol):
     bucket: str
 
-    def put(self, key: str, data: bytes | Path) -> ObjectInfo:
-        """Store bytes, or a file's content read in chunks (large files never sit in memory whole)."""
+    def put(self, key: str, data: bytes | Path, digest: tuple[str, int] | None = None) -> ObjectInfo:
+        """Store bytes, or a file's content read in chunks (large files never sit in memory whole).
+
+        digest: the content's (SHA-256 hex, size) when the caller has it already, so a big file is not
+        read and hashed a second time by a store that needs it (the folder's sealed header does)."""
         ...
 
     def head(self, key: str) -> ObjectInfo | None: ...

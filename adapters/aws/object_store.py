@@ -24,7 +24,7 @@ class S3ObjectStore:
     def s3(self):  # type: ignore[no-untyped-def]
         return self.clients("s3")
 
-    def put(self, key: str, data: bytes | Path) -> ObjectInfo:
+    def put(self, key: str, data: bytes | Path, digest: tuple[str, int] | None = None) -> ObjectInfo:
         # S3 then announces the object on EventBridge's default bus (notifications are on).
         if isinstance(data, Path):
             with data.open("rb") as body:  # streamed from the file, never held in memory whole

@@ -32,10 +32,10 @@ class FolderObjectStore:
             raise ValueError(f"key escapes the bucket: {key!r}")
         return path
 
-    def put(self, key: str, data: bytes | Path) -> ObjectInfo:
+    def put(self, key: str, data: bytes | Path, digest: tuple[str, int] | None = None) -> ObjectInfo:
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
-        etag, size = content_digest(data)
+        etag, size = digest or content_digest(data)
         chunks: Iterable[bytes] = [data] if isinstance(data, bytes) else file_chunks(data)
         # Write beside the target and rename, so a reader never sees half an object.
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")

@@ -30,7 +30,7 @@ def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
     key = normalize_key(key)
     kind = classify_key(key)
     check_layout(key)
-    etag, size = content_digest(data)
+    etag, size = digest = content_digest(data)
     known = ports.table.file(key)
     existing = ports.objects.head(key) if known is None else None
     old_etag = known.etag if known is not None else (existing.etag if existing is not None else None)
@@ -51,7 +51,7 @@ def upload(ports: Ports, key: str, data: bytes | Path) -> ObjectInfo:
         stored = ports.objects.head(key)
         if stored is not None:
             return stored
-    return ports.objects.put(key, data)
+    return ports.objects.put(key, data, digest)
 
 
 def stored_not_recorded(objects: ObjectStore, recorded: Container[str]) -> list[ObjectInfo]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -13,7 +14,7 @@ from events.models import ThresholdChange
 from tests.contract.conftest import Backend, InjectedCrash
 
 
-def test_object_store_round_trip(backend: Backend) -> None:
+def test_object_store_round_trip(backend: Backend, tmp_path: Path) -> None:
     objects = backend.ports.objects
     data = b"Timestamp\tWarehouseName\n" + b"x" * 3_000_000
     # WHEN an object is stored
@@ -30,6 +31,12 @@ def test_object_store_round_trip(backend: Backend) -> None:
     # upload its own); missing objects are reported as such
     again = objects.put(info.key, data)
     assert objects.digest(info.key, again.etag) == hashlib.sha256(data).hexdigest()
+    # AND a file stored with its digest already known (put's caller hashed it) is the same object
+    path = tmp_path / "upload.csv"
+    path.write_bytes(data)
+    known = objects.put(info.key, path, (hashlib.sha256(data).hexdigest(), len(data)))
+    assert objects.read(info.key) == data and known.size == len(data)
+    assert objects.digest(info.key, known.etag) == hashlib.sha256(data).hexdigest()
     assert objects.head("inventory_files/missing.csv") is None
     with pytest.raises(NoSuchObject):
         objects.read("inventory_files/missing.csv")
@@ -101,9 +108,9 @@ def test_putting_the_same_content_again_never_rewrites_a_stored_object(
     writes: list[str] = []
     put = backend.ports.objects.put
 
-    def counted_put(k: str, d: bytes) -> ObjectInfo:
+    def counted_put(k: str, d: bytes, digest: tuple[str, int] | None = None) -> ObjectInfo:
         writes.append(k)
-        return put(k, d)
+        return put(k, d, digest)
 
     monkeypatch.setattr(backend.ports.objects, "put", counted_put)
     # WHEN the same file is put again
