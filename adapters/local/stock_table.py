@@ -288,9 +288,9 @@ class SqliteStockTable:
 
 
 def _in_key_order(pairs: list[PairDelta]) -> bool:
-    # Python compares str by code point, SQLite's BINARY collation by UTF-8 bytes: the same order.
-    keys = [p[:2] for p in pairs]
-    return all(map(operator.le, keys, itertools.islice(keys, 1, None)))
+    # Python compares str by code point, SQLite's BINARY collation by UTF-8 bytes: the same order. Whole
+    # tuples compare as their keys do: a file's pairs are unique, so the key decides every comparison.
+    return all(map(operator.lt, pairs, itertools.islice(pairs, 1, None)))
 
 
 class JsonOutcomes:
