@@ -11,7 +11,9 @@ import pytest
 
 from adapters.content import content_digest
 from events import Envelope, new_event
+from events.envelope import new_raw_event
 from events.models import FileArrived
+from services.alerts import logic as alerts
 from services.ingest import logic as ingest
 from services.sweep import logic as sweep
 from services.thresholds import logic as thresholds
@@ -133,3 +135,38 @@ def test_a_superseded_default_change_is_skipped_quietly_by_the_sweep(backend: Ba
     sweep.handle(backend.ports, back_to_10)
     assert Counter(backend.delivered()) - before == Counter()
     assert [(r.item_id, r.threshold) for r in backend.ports.table.restock_list()] == [("d23x56", 10)]
+
+
+def _stock_changed(n: int, pairs: list[dict[str, object]], batch: int = 1) -> Envelope:
+    detail = {"file_key": f"inventory_files/2021/02/15/2021021512000{n}_inventory.csv", "batch": batch, "batches": 1}
+    return new_raw_event("StockChanged", {**detail, "pairs": pairs}, source="inventory.ingest", id_parts=(n,), time=T0)
+
+
+def _pair(item: str, level: int) -> dict[str, object]:
+    return {
+        "warehouse": "Berlin 1",
+        "item_id": item,
+        "item_name": item,
+        "change": level,
+        "level": level,
+        "threshold": 10,
+        "was_below": False,
+    }
+
+
+def test_an_alerts_batch_with_an_event_it_cannot_handle_still_alerts_for_the_others(backend: Backend) -> None:
+    # GIVEN a delivery batch: two StockChanged with a pair falling below, one that breaks the contract,
+    # and the first again (a duplicate delivery)
+    first, broken, third = (
+        _stock_changed(1, [_pair("a1", 3)]),
+        _stock_changed(2, [], batch=0),
+        _stock_changed(3, [_pair("b2", 1), _pair("c3", 50)]),
+    )
+    # WHEN alerts takes the batch, and later the same batch again
+    failed = alerts.handle_batch(backend.ports, [first, broken, third, first])
+    again = alerts.handle_batch(backend.ports, [first, broken, third])
+    # THEN only the broken event failed (both times), and each fall below was alerted once
+    assert list(failed) == list(again) == [broken.id]
+    assert "batch" in failed[broken.id]
+    delivered = backend.delivered()
+    assert len(delivered) == len(set(delivered)) == 2
