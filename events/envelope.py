@@ -86,9 +86,17 @@ class JsonEvent:
     def detail_json(self) -> bytes:
         return self.text
 
-    def envelope(self) -> Envelope:
+    def envelope(self, detail: dict[str, Any] | None = None) -> Envelope:
+        """This event as an Envelope, with its decoded detail (or another one: the bus routes some
+        events on everything but their detail)."""
         return Envelope(  # populate_by_name: field names are accepted (no pydantic mypy plugin)
-            id=self.id, time=self.time, source=self.source, detail_type=self.detail_type, detail=self.detail
+            id=self.id,
+            time=self.time,
+            source=self.source,
+            detail_type=self.detail_type,
+            version=self.version,
+            detail=self.detail if detail is None else detail,
+            replay_name=self.replay_name,
         )
 
     def to_eventbridge(self, share_detail: bool = False) -> dict[str, Any]:

@@ -221,9 +221,7 @@ def _shape(event: Event, with_detail: bool) -> dict[str, Any]:
     """The event as a rule sees it; without the detail for a rule whose pattern cannot look at it."""
     if with_detail or isinstance(event, Envelope):
         return event.to_eventbridge(share_detail=True)
-    without = Envelope(  # populate_by_name: field names are accepted (no pydantic mypy plugin)
-        id=event.id, time=event.time, source=event.source, detail_type=event.detail_type, detail={}
-    ).to_eventbridge(share_detail=True)
+    without = event.envelope(detail={}).to_eventbridge(share_detail=True)
     del without["detail"]
     return without
 

@@ -150,3 +150,18 @@ def test_a_delivered_event_validates_as_its_model_from_its_text(tmp_path: Path) 
         parse_detail(broken, StockChanged)
     with pytest.raises(ValidationError, match="batch"):
         parse_detail(broken.envelope(), StockChanged)
+
+
+def test_a_json_event_is_the_envelope_it_stands_for(tmp_path: Path) -> None:
+    # GIVEN an archived event replayed: its delivery carries the detail as text and the replay's name
+    db = Database(tmp_path / "state.db")
+    bus = LocalBus(db)
+    event = stock_changed("a", 0)
+    bus.publish([event])
+    bus.mark_done([d.id for d in bus.due()])
+    bus.replay("again", since=NOW - timedelta(days=1))
+    (delivery,) = bus.due()
+    # THEN as an Envelope it is the published event with the replay's name, field for field
+    assert isinstance(delivery.event, JsonEvent)
+    assert delivery.event.envelope() == event.model_copy(update={"replay_name": "again"})
+    assert delivery.event.to_eventbridge()["replay-name"] == "again"
