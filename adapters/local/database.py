@@ -11,6 +11,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, cast
 
+import sqlcipher3
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
@@ -122,6 +124,14 @@ def is_plain_sqlite(path: Path) -> bool:
 CIPHER_SETTINGS = ("PRAGMA cipher_hmac_algorithm = HMAC_SHA256", "PRAGMA cipher_page_size = 8192")
 
 
+def _connect(path: Path) -> sqlite3.Connection:
+    # sqlcipher3 speaks the sqlite3 DB-API exactly; typed as sqlite3 for the checker
+    return cast(
+        sqlite3.Connection,
+        sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30),
+    )
+
+
 class WrongDatabaseKey(Exception):
     pass
 
@@ -136,21 +146,16 @@ class Database:
     def __init__(self, path: Path, key: bytes | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.errors: Any = sqlite3
+        # SQLCipher's SQLite for a plain database too (without a key it writes the plain format): newer
+        # than the one Python was built with here, and a home without encryption should not be slower.
+        self.errors: Any = sqlcipher3
         if key is None:
-            self.conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+            self.conn = _connect(path)
         else:
-            import sqlcipher3
-
-            self.errors = sqlcipher3
             # A new database gets CIPHER_SETTINGS; one made before them has SQLCipher 4's defaults, which
             # only a failed first read can tell (the file is random bytes either way).
             for settings in (CIPHER_SETTINGS, ()):
-                # sqlcipher3 speaks the sqlite3 DB-API exactly; typed as sqlite3 for the checker
-                self.conn = cast(
-                    sqlite3.Connection,
-                    sqlcipher3.connect(str(path), isolation_level=None, check_same_thread=False, timeout=30),
-                )
+                self.conn = _connect(path)
                 self.conn.execute(f"PRAGMA key = \"x'{key.hex()}'\"")
                 for pragma in settings:
                     self.conn.execute(pragma)

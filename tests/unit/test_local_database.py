@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import sqlcipher3
 
-from adapters.local.database import CIPHER_SETTINGS, Database, WrongDatabaseKey
+from adapters.local.database import CIPHER_SETTINGS, Database, WrongDatabaseKey, is_plain_sqlite
 from adapters.local.stock_table import SqliteStockTable
 
 
@@ -74,3 +76,15 @@ def test_a_new_home_uses_our_cipher_settings_and_refuses_a_wrong_key(tmp_path: P
         _open_with(path, key).execute("SELECT count(*) FROM stock").fetchone()
     with pytest.raises(WrongDatabaseKey, match="wrong key"):
         Database(path, key=b"x" * 32)
+
+
+def test_a_home_without_encryption_is_a_plain_sqlite_file_any_tool_reads(tmp_path: Path) -> None:
+    # GIVEN a database made without a key (INVENTORY_ENCRYPT=false), with a file in its ledger
+    path = tmp_path / "state.db"
+    table = SqliteStockTable(Database(path))
+    table.record_arrival("inventory_files/a.csv", "inventory", "e", 1, datetime.now(UTC), digest="e")
+    table.db.close()
+    # THEN Python's own sqlite3 (another SQLite than the one the home is written with) reads it
+    assert is_plain_sqlite(path)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT key FROM files").fetchall() == [("inventory_files/a.csv",)]
