@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.aws.clients import AwsClients
-from events import Envelope, Event
+from events import Envelope, Event, JsonEvent
 
 if TYPE_CHECKING:
     from adapters.aws.stock_table import DynamoStockTable
@@ -63,13 +63,10 @@ class EventBridgeBus:
             self.sent[event.detail_type] = self.sent.get(event.detail_type, 0) + 1
 
     def entry(self, event: Event) -> dict[str, Any]:
-        detail = {
-            **event.detail,
-            META_KEY: {"id": event.id, "time": event.time.isoformat(), "version": event.version},
-        }
+        meta = {"id": event.id, "time": event.time.isoformat(), "version": event.version}
         if event.replay_name:
-            detail[META_KEY]["replay_name"] = event.replay_name
-        text = json.dumps(detail, ensure_ascii=False, separators=(",", ":"))
+            meta["replay_name"] = event.replay_name
+        text = _detail_with_meta(event, meta)
         entry = {
             "Time": event.time,
             "Source": event.source,
@@ -97,6 +94,21 @@ class EventBridgeBus:
             if attempt + 1 < _ATTEMPTS:
                 time.sleep(min(self.base_delay * 2**attempt, 5.0))
         raise PublishFailed(f"{len(pending)} event(s) could not be put on {self.bus_name}: {sorted(errors)}")
+
+
+def _detail_with_meta(event: Event, meta: dict[str, str]) -> str:
+    """The detail's compact JSON with the envelope's fields added under META_KEY.
+
+    A JsonEvent's text (a ~200 KB StockChanged batch) gets them spliced in before its closing brace,
+    instead of being decoded and encoded again; its own key order and escapes stay as they are.
+    """
+    meta_json = json.dumps(meta, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(event, JsonEvent):
+        body = event.text.decode().rstrip()
+        if body.startswith("{") and body.endswith("}") and body[1:-1].strip():
+            return f'{body[:-1]},"{META_KEY}":{meta_json}}}'
+    detail = {**event.detail, META_KEY: meta}
+    return json.dumps(detail, ensure_ascii=False, separators=(",", ":"))
 
 
 def entry_size(entry: dict[str, Any]) -> int:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
-from adapters.aws.bus import MAX_ENTRY_BYTES, EventBridgeBus, entry_size
+from adapters.aws.bus import MAX_ENTRY_BYTES, META_KEY, EventBridgeBus, entry_size, envelope_from_eventbridge
 from adapters.ports import OutcomeList, PairOutcome
 from events.models import PairLevel, StockChanged
 from services.ingest.logic import stock_changed_events
@@ -22,7 +23,18 @@ def test_every_pair_lands_in_exactly_one_event_under_the_limit() -> None:
     assert len(events) > 3
     seen = []
     for n, event in enumerate(events, start=1):
-        assert entry_size(bus.entry(event)) <= MAX_ENTRY_BYTES
+        entry = bus.entry(event)
+        assert entry_size(entry) <= MAX_ENTRY_BYTES
+        # The entry's detail is the event's, with the envelope's fields under _envelope (EventBridge's
+        # own id and time are not ours), and a consumer gets the same event back from it
+        sent = json.loads(entry["Detail"])
+        assert sent.pop(META_KEY) == {"id": event.id, "time": event.time.isoformat(), "version": "1"}
+        assert sent == event.detail
+        delivered = {"id": "eb-id", "time": "2021-02-15T00:00:00Z", "source": entry["Source"]}
+        back = envelope_from_eventbridge(
+            {**delivered, "detail-type": entry["DetailType"], "detail": json.loads(entry["Detail"])}
+        )
+        assert (back.id, back.time, back.detail) == (event.id, event.time, event.detail)
         detail = StockChanged.model_validate(event.detail)
         assert (detail.batch, detail.batches) == (n, len(events))
         seen += [(p.warehouse, p.item_id, p.item_name, p.change, p.level, p.was_below) for p in detail.pairs]
