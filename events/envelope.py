@@ -67,8 +67,8 @@ class Envelope(BaseModel):
 @dataclass(frozen=True)
 class JsonEvent:
     """An event whose detail its producer rendered as JSON text (new_json_event), with an Envelope's
-    attributes: a StockChanged batch is ~200 KB, which the local bus stores as it is; the detail is
-    decoded only for a reader that needs it as data (the AWS bus, a rule that matches on the detail)."""
+    attributes: a StockChanged batch is ~200 KB, which the local bus stores and the AWS bus sends as it
+    is; the detail is decoded only for a reader that needs it as data (a rule that matches on it)."""
 
     id: str
     time: datetime
