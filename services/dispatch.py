@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import importlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from adapters.ports import Ports
@@ -47,10 +47,15 @@ def _handle_batch(target: str, ports: Ports, events: Sequence[Event]) -> dict[st
     if batch_handler is not None:
         failed: dict[str, str] = batch_handler(ports, events)
         return failed
-    failed = {}
+    return handle_each(module.handle, ports, events)
+
+
+def handle_each(handle: Callable[[Ports, Event], None], ports: Ports, events: Sequence[Event]) -> dict[str, str]:
+    """Each event on its own, in order; returns the ones that failed, id -> error."""
+    failed: dict[str, str] = {}
     for event in events:
         try:
-            module.handle(ports, event)
+            handle(ports, event)
         except Exception as exc:
             failed[event.id] = f"{type(exc).__name__}: {exc}"
     return failed

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from adapters.ports import Ports
 from events import Event, new_event, parse_detail
 from events.models import BelowThreshold, StockChanged
+from services.dispatch import handle_each
 
 SOURCE = "inventory.alerts"
 
@@ -41,14 +42,7 @@ def handle_batch(ports: Ports, events: Sequence[Event]) -> dict[str, str]:
                 handle(ports, event)
         return {}
     except Exception:  # the batch rolled back as a whole: find the culprit one event at a time
-        pass
-    failed: dict[str, str] = {}
-    for event in events:
-        try:
-            handle(ports, event)
-        except Exception as exc:
-            failed[event.id] = f"{type(exc).__name__}: {exc}"
-    return failed
+        return handle_each(handle, ports, events)
 
 
 def handle(ports: Ports, event: Event) -> None:

@@ -571,10 +571,6 @@ class PairSums(NamedTuple):
     total: int
 
     @property
-    def pair_count(self) -> int:
-        return len(self.pairs)
-
-    @property
     def by_warehouse(self) -> dict[str, dict[str, list[Any]]]:
         """warehouse -> item -> [summed change, newest name, its time as a datetime]: to read and compare."""
         out: dict[str, dict[str, list[Any]]] = {}
